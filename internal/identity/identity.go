@@ -1,0 +1,111 @@
+// Package identity holds hexnet's ed25519 keys, their base58check addresses,
+// and the signing rule for wire messages.
+//
+// All verification in hexnet goes through this package and uses one
+// acceptance rule: ZIP-215 (cofactored verification, non-canonical points
+// accepted, S must be canonical) as implemented by
+// github.com/oasisprotocol/curve25519-voi. Single and batch verification agree
+// under that rule, so a signature is never valid on one path and invalid on
+// another.
+package identity
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
+)
+
+// PublicKeySize is the length of an ed25519 public key in bytes.
+const PublicKeySize = ed25519.PublicKeySize
+
+// SignatureSize is the length of an ed25519 signature in bytes.
+const SignatureSize = ed25519.SignatureSize
+
+// SeedSize is the length of the private key seed kept in key files.
+const SeedSize = ed25519.SeedSize
+
+// Sentinel errors returned by this package.
+var (
+	ErrBadSignature = errors.New("identity: bad signature")
+	ErrBadPublicKey = errors.New("identity: bad public key")
+)
+
+// verifyOptions is the single acceptance rule of hexnet (see the package doc).
+var verifyOptions = &ed25519.Options{Verify: ed25519.VerifyOptionsZIP_215}
+
+// PublicKey is an ed25519 public key.
+type PublicKey [PublicKeySize]byte
+
+// PublicKeyFromBytes checks the length of b and returns it as a PublicKey.
+func PublicKeyFromBytes(b []byte) (PublicKey, error) {
+	var pk PublicKey
+	if len(b) != PublicKeySize {
+		return pk, fmt.Errorf("%w: length %d, want %d", ErrBadPublicKey, len(b), PublicKeySize)
+	}
+	copy(pk[:], b)
+	return pk, nil
+}
+
+// Bytes returns the key as a fresh slice.
+func (pk PublicKey) Bytes() []byte { return append([]byte(nil), pk[:]...) }
+
+// Address returns the key's base58check address.
+func (pk PublicKey) Address() Address { return AddressOf(pk) }
+
+// Name returns the key's deterministic three-word name.
+func (pk PublicKey) Name() string { return Name(pk) }
+
+// String returns the key's address.
+func (pk PublicKey) String() string { return string(pk.Address()) }
+
+// Verify reports whether sig is a valid signature of msg by pk.
+func (pk PublicKey) Verify(msg, sig []byte) bool {
+	if len(sig) != SignatureSize {
+		return false
+	}
+	return ed25519.VerifyWithOptions(ed25519.PublicKey(pk[:]), msg, sig, verifyOptions)
+}
+
+// Key is an ed25519 private key with its public key.
+type Key struct {
+	priv ed25519.PrivateKey
+	pub  PublicKey
+}
+
+// Generate creates a new key from crypto/rand.
+func Generate() (*Key, error) { return GenerateFrom(rand.Reader) }
+
+// GenerateFrom creates a new key reading its seed from r (deterministic keys in tests and the simulator).
+func GenerateFrom(r io.Reader) (*Key, error) {
+	seed := make([]byte, SeedSize)
+	if _, err := io.ReadFull(r, seed); err != nil {
+		return nil, fmt.Errorf("identity: read seed: %w", err)
+	}
+	return FromSeed(seed)
+}
+
+// FromSeed builds a key from a 32-byte seed.
+func FromSeed(seed []byte) (*Key, error) {
+	if len(seed) != SeedSize {
+		return nil, fmt.Errorf("identity: seed length %d, want %d", len(seed), SeedSize)
+	}
+	priv := ed25519.NewKeyFromSeed(seed)
+	k := &Key{priv: priv}
+	copy(k.pub[:], priv[SeedSize:])
+	return k, nil
+}
+
+// Seed returns the 32-byte seed of the key.
+func (k *Key) Seed() []byte { return k.priv.Seed() }
+
+// Public returns the public key.
+func (k *Key) Public() PublicKey { return k.pub }
+
+// Address returns the address of the public key.
+func (k *Key) Address() Address { return k.pub.Address() }
+
+// SignBytes signs msg.
+func (k *Key) SignBytes(msg []byte) []byte { return ed25519.Sign(k.priv, msg) }

@@ -1,0 +1,109 @@
+package wire
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Topic prefix and partition count of DESIGN.md §4.
+const (
+	Prefix     = "hexnet/v1/"
+	Partitions = 16
+)
+
+// Topic filters the network side subscribes to.
+const (
+	UpFilter      = Prefix + "up/+"
+	PoCFilter     = Prefix + "poc/+"
+	StateFilter   = Prefix + "hotspot/+/state"
+	TxAckFilter   = Prefix + "hotspot/+/txack"
+	EntropyTopic  = Prefix + "entropy"
+	ReleaseFilter = Prefix + "release/+"
+)
+
+// Partition returns the partition of a payload: the first byte of its SHA-256, mod 16.
+// Uplinks partition on the PHYPayload, PoC reports on the beacon data.
+func Partition(data []byte) int {
+	h := sha256.Sum256(data)
+	return int(h[0]) % Partitions
+}
+
+// UpTopic is hexnet/v1/up/{p}.
+func UpTopic(p int) string { return Prefix + "up/" + strconv.Itoa(p) }
+
+// PoCTopic is hexnet/v1/poc/{p}.
+func PoCTopic(p int) string { return Prefix + "poc/" + strconv.Itoa(p) }
+
+// StateTopic is hexnet/v1/hotspot/{addr}/state.
+func StateTopic(addr string) string { return Prefix + "hotspot/" + addr + "/state" }
+
+// DownTopic is hexnet/v1/hotspot/{addr}/down.
+func DownTopic(addr string) string { return Prefix + "hotspot/" + addr + "/down" }
+
+// TxAckTopic is hexnet/v1/hotspot/{addr}/txack: the hotspot's report on a downlink.
+func TxAckTopic(addr string) string { return Prefix + "hotspot/" + addr + "/txack" }
+
+// ConfigTopic is hexnet/v1/hotspot/{addr}/config.
+func ConfigTopic(addr string) string { return Prefix + "hotspot/" + addr + "/config" }
+
+// ReleaseTopic is hexnet/v1/release/{channel}.
+func ReleaseTopic(channel string) string { return Prefix + "release/" + channel }
+
+// Kind names what a topic carries.
+type Kind int
+
+// Topic kinds.
+const (
+	KindUnknown Kind = iota
+	KindUp
+	KindPoC
+	KindState
+	KindDown
+	KindTxAck
+	KindConfig
+	KindEntropy
+	KindRelease
+)
+
+// Parsed is a topic taken apart.
+type Parsed struct {
+	Kind      Kind
+	Partition int    // up, poc
+	Address   string // hotspot topics
+	Channel   string // release
+}
+
+// ParseTopic takes a concrete topic (no wildcards) apart.
+func ParseTopic(t string) (Parsed, error) {
+	rest, ok := strings.CutPrefix(t, Prefix)
+	if !ok {
+		return Parsed{}, fmt.Errorf("wire: topic %q lacks prefix %q", t, Prefix)
+	}
+	parts := strings.Split(rest, "/")
+	bad := fmt.Errorf("wire: unknown topic %q", t)
+	switch {
+	case len(parts) == 1 && parts[0] == "entropy":
+		return Parsed{Kind: KindEntropy}, nil
+	case len(parts) == 2 && (parts[0] == "up" || parts[0] == "poc"):
+		p, err := strconv.Atoi(parts[1])
+		if err != nil || p < 0 || p >= Partitions || strconv.Itoa(p) != parts[1] {
+			return Parsed{}, fmt.Errorf("wire: bad partition in %q", t)
+		}
+		k := KindUp
+		if parts[0] == "poc" {
+			k = KindPoC
+		}
+		return Parsed{Kind: k, Partition: p}, nil
+	case len(parts) == 2 && parts[0] == "release" && parts[1] != "":
+		return Parsed{Kind: KindRelease, Channel: parts[1]}, nil
+	case len(parts) == 3 && parts[0] == "hotspot" && parts[1] != "":
+		k := map[string]Kind{"state": KindState, "down": KindDown, "txack": KindTxAck, "config": KindConfig}[parts[2]]
+		if k == KindUnknown {
+			return Parsed{}, bad
+		}
+		return Parsed{Kind: k, Address: parts[1]}, nil
+	}
+	return Parsed{}, bad
+}
