@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -21,52 +22,74 @@ var ErrUnsignable = errors.New("identity: message has no signature field")
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
-// SigningBytes returns the bytes a signature covers: the deterministic
-// protobuf encoding of m with its signature field empty. m is not modified.
-func SigningBytes(m proto.Message) ([]byte, error) {
-	r := m.ProtoReflect()
+// signatureField returns the descriptor of m's bytes field named "signature".
+func signatureField(r protoreflect.Message) (protoreflect.FieldDescriptor, error) {
 	fd := r.Descriptor().Fields().ByName("signature")
-	if fd == nil || fd.Kind() != protoreflect.BytesKind {
+	if fd == nil || fd.Kind() != protoreflect.BytesKind || fd.Cardinality() == protoreflect.Repeated {
 		return nil, fmt.Errorf("%w: %s", ErrUnsignable, r.Descriptor().FullName())
 	}
-	if !r.Has(fd) {
-		return deterministic.Marshal(m)
+	return fd, nil
+}
+
+// SigningBytes returns the bytes a signature covers: the deterministic
+// protobuf encoding of m with its signature field empty. m is not modified,
+// not even for a moment, so concurrent verifiers may share one message.
+func SigningBytes(m proto.Message) ([]byte, error) {
+	fd, err := signatureField(m.ProtoReflect())
+	if err != nil {
+		return nil, err
 	}
-	sig := r.Get(fd)
-	r.Clear(fd)
 	b, err := deterministic.Marshal(m)
-	r.Set(fd, sig)
 	if err != nil {
 		return nil, fmt.Errorf("identity: marshal for signing: %w", err)
 	}
-	return b, nil
+	return stripField(b, fd.Number())
+}
+
+// stripField removes every top-level record of field num from a protobuf
+// encoding. A deterministic encoding without those records is byte for byte
+// the deterministic encoding of the message with that field empty.
+func stripField(b []byte, num protowire.Number) ([]byte, error) {
+	out := b[:0:0]
+	for rest := b; len(rest) > 0; {
+		n, typ, tagLen := protowire.ConsumeTag(rest)
+		if tagLen < 0 {
+			return nil, fmt.Errorf("identity: marshal for signing: %w", protowire.ParseError(tagLen))
+		}
+		valLen := protowire.ConsumeFieldValue(n, typ, rest[tagLen:])
+		if valLen < 0 {
+			return nil, fmt.Errorf("identity: marshal for signing: %w", protowire.ParseError(valLen))
+		}
+		if n != num {
+			out = append(out, rest[:tagLen+valLen]...)
+		}
+		rest = rest[tagLen+valLen:]
+	}
+	return out, nil
 }
 
 // Sign sets m's signer field (when it has one) to k's public key and its
 // signature field to k's signature over SigningBytes(m).
 func (k *Key) Sign(m proto.Message) error {
 	r := m.ProtoReflect()
-	if fd := r.Descriptor().Fields().ByName("signer"); fd != nil && fd.Kind() == protoreflect.BytesKind {
+	sigFD, err := signatureField(r)
+	if err != nil {
+		return err
+	}
+	if fd := r.Descriptor().Fields().ByName("signer"); fd != nil && fd.Kind() == protoreflect.BytesKind && fd.Cardinality() != protoreflect.Repeated {
 		r.Set(fd, protoreflect.ValueOfBytes(k.pub.Bytes()))
 	}
 	b, err := SigningBytes(m)
 	if err != nil {
 		return err
 	}
-	sigFD := r.Descriptor().Fields().ByName("signature")
 	r.Set(sigFD, protoreflect.ValueOfBytes(k.SignBytes(b)))
 	return nil
 }
 
 // Verify checks m's signature against pk.
 func Verify(m proto.Message, pk PublicKey) error {
-	r := m.ProtoReflect()
-	fd := r.Descriptor().Fields().ByName("signature")
-	if fd == nil || fd.Kind() != protoreflect.BytesKind {
-		return fmt.Errorf("%w: %s", ErrUnsignable, r.Descriptor().FullName())
-	}
-	sig := r.Get(fd).Bytes()
-	b, err := SigningBytes(m)
+	sig, b, err := signatureAndBytes(m)
 	if err != nil {
 		return err
 	}
@@ -88,4 +111,18 @@ func VerifySigned(m Signed) (PublicKey, error) {
 		return pk, err
 	}
 	return pk, nil
+}
+
+// signatureAndBytes returns m's signature and the bytes it covers.
+func signatureAndBytes(m proto.Message) (sig, signed []byte, err error) {
+	r := m.ProtoReflect()
+	fd, err := signatureField(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	signed, err = SigningBytes(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.Get(fd).Bytes(), signed, nil
 }
