@@ -15,41 +15,41 @@ type Reason uint8
 
 // Helium's reasons (DESIGN.md Appendix A), in Helium's order.
 const (
-	ReasonNone                   Reason = iota // valid
-	ReasonBadSignature                         // signature does not verify against the signer
-	ReasonNotAsserted                          // hotspot has no asserted location
-	ReasonEntropyExpired                       // report received outside its entropy's validity window
-	ReasonBadEntropy                           // entropy unknown, or its timestamp does not match
-	ReasonInvalidCapability                    // hotspot may not take part in PoC (e.g. a data-only hotspot)
-	ReasonInvalidPubkey                        // signer is not a usable public key
-	ReasonIrregularInterval                    // more than one beacon in one schedule bucket
-	ReasonGatewayNotFound                      // signer is not an onboarded hotspot
-	ReasonDenied                               // hotspot is on the denylist
-	ReasonInvalidPacket                        // beacon does not regenerate / witness data differs
-	ReasonBadRSSI                              // RSSI above the free-space ceiling
-	ReasonInvalidRegion                        // region differs from the asserted / beaconer's region
-	ReasonMaxDistanceExceeded                  // witness too far from the beaconer
-	ReasonInvalidFrequency                     // witness frequency too far from the beacon's
-	ReasonSelfWitness                          // a hotspot witnessed its own beacon
-	ReasonStale                                // report too old to process
-	ReasonScalingFactorNotFound                // no density scale for the beaconer
-	ReasonUnknownError                         // internal failure while verifying
-	ReasonBelowMinDistance                     // witness too close to the beaconer
-	ReasonDuplicate                            // same witness twice for one beacon, or a redelivered report
-	ReasonDeniedEdge                           // the (beaconer, witness) pair is on the denylist
-	ReasonTooLate                              // witness arrived after the lag window
-	ReasonGatewayNoValidBeacons                // witness whose own beacons drew no valid witness in the reciprocity window
-	ReasonGatewayNoValidWitnesses              // beaconer that made no valid witness report in the reciprocity window
+	ReasonNone                    Reason = iota // valid
+	ReasonBadSignature                          // signature does not verify against the signer
+	ReasonNotAsserted                           // hotspot has no asserted location
+	ReasonEntropyExpired                        // report received outside its entropy's validity window
+	ReasonBadEntropy                            // entropy unknown, or its timestamp does not match
+	ReasonInvalidCapability                     // hotspot may not take part in PoC (e.g. a data-only hotspot)
+	ReasonInvalidPubkey                         // signer is not a usable public key
+	ReasonIrregularInterval                     // more than one beacon in one schedule bucket
+	ReasonGatewayNotFound                       // signer is not an onboarded hotspot
+	ReasonDenied                                // hotspot is on the denylist
+	ReasonInvalidPacket                         // beacon does not regenerate / witness data differs
+	ReasonBadRSSI                               // RSSI above the free-space ceiling
+	ReasonInvalidRegion                         // region differs from the asserted / beaconer's region
+	ReasonMaxDistanceExceeded                   // witness too far from the beaconer
+	ReasonInvalidFrequency                      // witness frequency too far from the beacon's
+	ReasonSelfWitness                           // a hotspot witnessed its own beacon
+	ReasonStale                                 // report too old to process
+	ReasonScalingFactorNotFound                 // no density scale for the beaconer
+	ReasonUnknownError                          // internal failure while verifying
+	ReasonBelowMinDistance                      // witness too close to the beaconer
+	ReasonDuplicate                             // same witness twice for one beacon, or a redelivered report
+	ReasonDeniedEdge                            // the (beaconer, witness) pair is on the denylist
+	ReasonTooLate                               // witness arrived after the lag window
+	ReasonGatewayNoValidBeacons                 // witness whose own beacons drew no valid witness in the reciprocity window
+	ReasonGatewayNoValidWitnesses               // beaconer that made no valid witness report in the reciprocity window
 
 	// hexnet's reasons.
 
-	ReasonMalformed       // report does not decode, or a field is out of range
-	ReasonOversize        // report larger than the wire limit
-	ReasonBeaconNotFound  // witness whose beacon never arrived within the wait window
-	ReasonSuspectedSpoof  // reserved for the gaming rules: location spoof suspected
-	ReasonSuspectedRing   // reserved for the gaming rules: witness ring suspected
-	ReasonSuspectedRSSI   // reserved for the gaming rules: forged RSSI suspected
-	numReasons            // sentinel: count of reasons
+	ReasonMalformed      // report does not decode, or a field is out of range
+	ReasonOversize       // report larger than the wire limit
+	ReasonBeaconNotFound // witness whose beacon never arrived within the wait window
+	ReasonSuspectedSpoof // reserved for the gaming rules: location spoof suspected
+	ReasonSuspectedRing  // reserved for the gaming rules: witness ring suspected
+	ReasonSuspectedRSSI  // reserved for the gaming rules: forged RSSI suspected
+	numReasons           // sentinel: count of reasons
 )
 
 var reasonNames = [numReasons]string{
