@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/oasisprotocol/curve25519-voi/curve"
 	"github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
@@ -40,6 +41,7 @@ const SeedSize = ed25519.SeedSize
 var (
 	ErrBadSignature = errors.New("identity: bad signature")
 	ErrBadPublicKey = errors.New("identity: bad public key")
+	ErrWeakKey      = errors.New("identity: weak public key")
 )
 
 // verifyOptions is the single acceptance rule of hexnet (see the package doc).
@@ -76,6 +78,28 @@ func (pk PublicKey) Verify(msg, sig []byte) bool {
 		return false
 	}
 	return ed25519.VerifyWithOptions(ed25519.PublicKey(pk[:]), msg, sig, verifyOptions)
+}
+
+// Check reports whether pk is fit to be registered as an actor's key: the
+// canonical encoding of a curve point outside the small-order subgroup.
+// Anyone can forge a signature by a small-order key for any message (under
+// ZIP-215 and under crypto/ed25519 alike), so onboarding and registration must
+// call Check. Verification does not: it keeps the one acceptance rule, and a
+// key that passed Check at registration needs nothing more.
+func (pk PublicKey) Check() error {
+	var c curve.CompressedEdwardsY
+	copy(c[:], pk[:])
+	var p curve.EdwardsPoint
+	if _, err := p.SetCompressedY(&c); err != nil {
+		return fmt.Errorf("%w: not a curve point", ErrBadPublicKey)
+	}
+	if !c.IsCanonicalVartime() {
+		return fmt.Errorf("%w: non-canonical encoding", ErrWeakKey)
+	}
+	if p.IsSmallOrder() {
+		return fmt.Errorf("%w: small-order point", ErrWeakKey)
+	}
+	return nil
 }
 
 // Key is an ed25519 private key with its public key.
