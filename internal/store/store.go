@@ -1,0 +1,227 @@
+// Package store wraps a Pebble database: one DB per process, one key prefix
+// (a Space) per role, so that roles never see each other's keys.
+//
+// Durability: a write or batch committed with sync=true is on stable storage
+// when the call returns. Pebble already group-commits: concurrent synced
+// commits that reach its commit pipeline together share one WAL fsync, so
+// many goroutines calling Batch.CommitSync at once cost far fewer fsyncs than
+// commits (see BenchmarkCommitSync).
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Sentinel errors returned by this package.
+var (
+	// ErrNotFound is returned by Get for a key that is not stored.
+	ErrNotFound = errors.New("store: not found")
+	// ErrClosed is returned by operations on a closed DB.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Options tunes the Pebble instance. The zero value of a field takes its
+// default; the defaults suit both a Raspberry Pi (1–4 GiB RAM, SD card) and a
+// 2-core server, and an operator with memory to spare raises CacheSize.
+type Options struct {
+	// CacheSize is the shared block cache in bytes. Default 64 MiB; on a
+	// 24 GiB server 1–2 GiB is a sensible setting.
+	CacheSize int64
+	// MemTableSize is the size of one memtable in bytes. Default 16 MiB.
+	// Writes stall only when MemTableStopWrites memtables are queued for flush.
+	MemTableSize uint64
+	// MemTableStopWrites is how many memtables may be queued before writes
+	// stop. Default 4 (so up to 64 MiB of unflushed writes by default).
+	MemTableStopWrites int
+	// L0CompactionThreshold is the L0 read amplification that triggers an L0
+	// compaction. Default 4.
+	L0CompactionThreshold int
+	// L0StopWritesThreshold is the L0 read amplification at which writes
+	// stop until compactions catch up. Default 20: on a slow SD card a burst
+	// should slow down, not stop, the network.
+	L0StopWritesThreshold int
+	// MaxConcurrentCompactions caps background compactions. Default 1, which
+	// leaves the second core of a 2-core box to the network.
+	MaxConcurrentCompactions int
+	// MaxOpenFiles caps open file descriptors. Default 1000.
+	MaxOpenFiles int
+	// Logger receives Pebble's own log lines. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Options.
+const (
+	DefaultCacheSize                = 64 << 20
+	DefaultMemTableSize             = 16 << 20
+	DefaultMemTableStopWrites       = 4
+	DefaultL0CompactionThreshold    = 4
+	DefaultL0StopWritesThreshold    = 20
+	DefaultMaxConcurrentCompactions = 1
+	DefaultMaxOpenFiles             = 1000
+)
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.CacheSize <= 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = DefaultMemTableSize
+	}
+	if o.MemTableStopWrites <= 0 {
+		o.MemTableStopWrites = DefaultMemTableStopWrites
+	}
+	if o.L0CompactionThreshold <= 0 {
+		o.L0CompactionThreshold = DefaultL0CompactionThreshold
+	}
+	if o.L0StopWritesThreshold <= 0 {
+		o.L0StopWritesThreshold = DefaultL0StopWritesThreshold
+	}
+	if o.MaxConcurrentCompactions <= 0 {
+		o.MaxConcurrentCompactions = DefaultMaxConcurrentCompactions
+	}
+	if o.MaxOpenFiles <= 0 {
+		o.MaxOpenFiles = DefaultMaxOpenFiles
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Validate reports options that Pebble would refuse.
+func (o Options) Validate() error {
+	d := o.withDefaults()
+	if d.MemTableStopWrites < 2 {
+		return fmt.Errorf("store: MemTableStopWrites %d must be at least 2", d.MemTableStopWrites)
+	}
+	if d.L0StopWritesThreshold < d.L0CompactionThreshold {
+		return fmt.Errorf("store: L0StopWritesThreshold %d below L0CompactionThreshold %d",
+			d.L0StopWritesThreshold, d.L0CompactionThreshold)
+	}
+	if d.MemTableSize >= 4<<30 {
+		return fmt.Errorf("store: MemTableSize %d must be below 4 GiB", d.MemTableSize)
+	}
+	return nil
+}
+
+// DB is an open Pebble database. Its methods are safe for concurrent use.
+type DB struct {
+	mu     sync.RWMutex // read-held by every operation, write-held by Close
+	closed bool
+	pdb    *pebble.DB
+	dir    string
+}
+
+// Open opens (creating if needed) the database in dir.
+func Open(dir string, opts Options) (*DB, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	cache := pebble.NewCache(o.CacheSize)
+	defer cache.Unref() // the DB holds its own reference
+	po := &pebble.Options{
+		Cache:                       cache,
+		MemTableSize:                o.MemTableSize,
+		MemTableStopWritesThreshold: o.MemTableStopWrites,
+		L0CompactionThreshold:       o.L0CompactionThreshold,
+		L0StopWritesThreshold:       o.L0StopWritesThreshold,
+		MaxOpenFiles:                o.MaxOpenFiles,
+		FormatMajorVersion:          pebble.FormatNewest,
+		Logger:                      slogLogger{o.Logger.With("component", "pebble")},
+	}
+	n := o.MaxConcurrentCompactions
+	po.CompactionConcurrencyRange = func() (int, int) { return 1, n }
+	pdb, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	return &DB{pdb: pdb, dir: dir}, nil
+}
+
+// Dir returns the directory the database lives in.
+func (db *DB) Dir() string { return db.dir }
+
+// Close flushes nothing extra (synced writes are already durable) and closes
+// the database. Iterators must be closed first. A second Close returns nil.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return nil
+	}
+	db.closed = true
+	if err := db.pdb.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// Prefix returns the Space of keys under prefix. The prefix must be non-empty
+// and end with '/', so that two roles' spaces ("poc/", "router/") can never
+// overlap; it panics otherwise, as a wrong prefix is a programming error.
+func (db *DB) Prefix(prefix string) *Space {
+	mustPrefix(prefix)
+	return &Space{db: db, prefix: []byte(prefix)}
+}
+
+// Metrics returns Pebble's metrics, or nil when the DB is closed.
+func (db *DB) Metrics() *pebble.Metrics {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return nil
+	}
+	return db.pdb.Metrics()
+}
+
+// Flush writes the memtable to an sstable (tests and shutdown tooling).
+func (db *DB) Flush() error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return ErrClosed
+	}
+	if err := db.pdb.Flush(); err != nil {
+		return fmt.Errorf("store: flush: %w", err)
+	}
+	return nil
+}
+
+func mustPrefix(prefix string) {
+	if prefix == "" || prefix[len(prefix)-1] != '/' {
+		panic(fmt.Sprintf("store: prefix %q must be non-empty and end with '/'", prefix))
+	}
+}
+
+// writeOpts maps a sync flag onto Pebble's write options.
+func writeOpts(sync bool) *pebble.WriteOptions {
+	if sync {
+		return pebble.Sync
+	}
+	return pebble.NoSync
+}
+
+// slogLogger adapts slog to Pebble's Logger.
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Infof(format string, args ...any) {
+	s.l.Debug(fmt.Sprintf(format, args...))
+}
+
+func (s slogLogger) Errorf(format string, args ...any) {
+	s.l.Error(fmt.Sprintf(format, args...))
+}
+
+// Fatalf logs and panics: Pebble calls it only on corruption it cannot survive.
+func (s slogLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.l.Error(msg)
+	panic("store: pebble fatal: " + msg)
+}
