@@ -13,6 +13,15 @@ func Airtime(payloadLen, sf, bwKHz, codingRate, preamble int, explicitHeader, cr
 	if sf < 5 || sf > 12 || bwKHz <= 0 || codingRate < 1 || codingRate > 4 || payloadLen < 0 || preamble < 0 {
 		return 0
 	}
+	payloadSym := payloadSymbols(payloadLen, sf, bwKHz, codingRate, explicitHeader, crc)
+	// Quarter symbols, so the preamble's 4.25 stays an integer.
+	quarters := int64(4*preamble+17) + 4*int64(payloadSym)
+	// Tsym in ns = 2^SF · 1e6 / bwKHz; multiply first to stay exact.
+	return time.Duration(quarters * (int64(1) << sf) * 1_000_000 / (4 * int64(bwKHz)))
+}
+
+// payloadSymbols is AN1200.13's payload symbol count (header included).
+func payloadSymbols(payloadLen, sf, bwKHz, codingRate int, explicitHeader, crc bool) int {
 	de := 0
 	if sf >= 11 && bwKHz == 125 {
 		de = 1
@@ -26,12 +35,18 @@ func Airtime(payloadLen, sf, bwKHz, codingRate, preamble int, explicitHeader, cr
 	}
 	num := 8*payloadLen - 4*sf + 28 + 16*crcBit - 20*ih
 	den := 4 * (sf - 2*de)
-	payloadSym := 8
+	n := 8
 	if num > 0 {
-		payloadSym += (num + den - 1) / den * (codingRate + 4)
+		n += (num + den - 1) / den * (codingRate + 4)
 	}
-	// Quarter symbols, so the preamble's 4.25 stays an integer.
-	quarters := int64(4*preamble+17) + 4*int64(payloadSym)
-	// Tsym in ns = 2^SF · 1e6 / bwKHz; multiply first to stay exact.
-	return time.Duration(quarters * (int64(1) << sf) * 1_000_000 / (4 * int64(bwKHz)))
+	return n
+}
+
+// SymbolTime returns the duration of one LoRa symbol, 2^SF / BW, or 0 for
+// out-of-range arguments.
+func SymbolTime(sf, bwKHz int) time.Duration {
+	if sf < 5 || sf > 12 || bwKHz <= 0 {
+		return 0
+	}
+	return time.Duration((int64(1) << sf) * 1_000_000 / int64(bwKHz))
 }
