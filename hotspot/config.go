@@ -12,15 +12,15 @@ import (
 
 // Config is the agent's configuration (TOML file, HEXNET_ environment, flags).
 type Config struct {
-	KeyFile string    `toml:"key_file" help:"path of the hotspot's ed25519 key file (mode 0600)"`
-	DataDir string    `toml:"data_dir" help:"directory for the store-and-forward queue and the cached region"`
-	Region  string    `toml:"region" help:"local region override (EU868, US915, ...); empty = take it from the network"`
-	Broker  Broker    `toml:"broker" help:"the network's MQTT broker"`
-	Network Network   `toml:"network" help:"keys of the network services whose messages the agent trusts"`
-	Forward Forwarder `toml:"forwarder" help:"the Semtech UDP (GWMP) server the packet forwarder talks to"`
-	Status  Status    `toml:"status" help:"local status endpoint"`
-	Queue   Queue     `toml:"queue" help:"store-and-forward queue"`
-	PoC     PoC       `toml:"poc" help:"proof-of-coverage beaconing"`
+	KeyFile string       `toml:"key_file" help:"path of the hotspot's ed25519 key file (mode 0600)"`
+	DataDir string       `toml:"data_dir" help:"directory for the store-and-forward queue and the cached region"`
+	Region  string       `toml:"region" help:"local region override (EU868, US915, ...); empty = take it from the network"`
+	Broker  Broker       `toml:"broker" help:"the network's MQTT broker"`
+	Network Network      `toml:"network" help:"keys of the network services whose messages the agent trusts"`
+	Forward Forwarder    `toml:"forwarder" help:"the Semtech UDP (GWMP) server the packet forwarder talks to"`
+	Status  StatusServer `toml:"status" help:"local status endpoint"`
+	Queue   Queue        `toml:"queue" help:"store-and-forward queue"`
+	PoC     PoC          `toml:"poc" help:"proof-of-coverage beaconing"`
 }
 
 // Broker says how to reach the network's MQTT broker.
@@ -44,8 +44,8 @@ type Forwarder struct {
 	Listen string `toml:"listen" help:"UDP address the packet forwarder sends to (serv_port_up/down)"`
 }
 
-// Status configures the local HTTP status endpoint.
-type Status struct {
+// StatusServer configures the local HTTP status endpoint.
+type StatusServer struct {
 	Listen string `toml:"listen" help:"HTTP address of GET /status; empty disables it"`
 }
 
@@ -71,7 +71,7 @@ func DefaultConfig() Config {
 			MaxReconnectDelay: 2 * time.Minute,
 		},
 		Forward: Forwarder{Listen: "127.0.0.1:1680"},
-		Status:  Status{Listen: "127.0.0.1:4467"},
+		Status:  StatusServer{Listen: "127.0.0.1:4467"},
 		Queue:   Queue{MaxBytes: 64 << 20},
 		PoC:     PoC{BeaconInterval: 6 * time.Hour},
 	}

@@ -1,7 +1,7 @@
 package hotspot
 
 import (
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"time"
 )
 
@@ -10,10 +10,10 @@ import (
 // last tenth so that report latency cannot push it into the next bucket).
 type beaconSchedule struct {
 	interval time.Duration
-	rng      *rand.Rand
+	rng      *mrand.Rand
 }
 
-func newBeaconSchedule(interval time.Duration, rng *rand.Rand) *beaconSchedule {
+func newBeaconSchedule(interval time.Duration, rng *mrand.Rand) *beaconSchedule {
 	return &beaconSchedule{interval: interval, rng: rng}
 }
 

@@ -1,13 +1,13 @@
 package hotspot
 
 import (
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"testing"
 	"time"
 )
 
 func TestBeaconScheduleOnePerBucket(t *testing.T) {
-	s := newBeaconSchedule(6*time.Hour, rand.New(rand.NewPCG(1, 2)))
+	s := newBeaconSchedule(6*time.Hour, mrand.New(mrand.NewPCG(1, 2)))
 	now := time.Date(2026, 11, 24, 5, 59, 0, 0, time.UTC) // one minute before the bucket ends
 	var last time.Time
 	seen := map[time.Time]bool{}
@@ -36,7 +36,7 @@ func TestBeaconScheduleOnePerBucket(t *testing.T) {
 }
 
 func TestBeaconScheduleLateJoinStaysInBucket(t *testing.T) {
-	s := newBeaconSchedule(time.Hour, rand.New(rand.NewPCG(3, 4)))
+	s := newBeaconSchedule(time.Hour, mrand.New(mrand.NewPCG(3, 4)))
 	now := time.Date(2026, 1, 1, 10, 30, 0, 0, time.UTC)
 	for i := 0; i < 100; i++ {
 		at := s.next(now, time.Time{})
