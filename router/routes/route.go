@@ -64,7 +64,9 @@ type Destination struct {
 }
 
 // Key identifies the destination for per-destination queues.
-func (d Destination) Key() string { return string(d.Protocol) + "|" + d.Address + "|" + d.Region + "|" + d.NetID }
+func (d Destination) Key() string {
+	return string(d.Protocol) + "|" + d.Address + "|" + d.Region + "|" + d.NetID
+}
 
 // Validate checks protocol and address.
 func (d Destination) Validate() error {
