@@ -65,7 +65,26 @@ var (
 	ErrSize         = errors.New("manifest: file size mismatch")
 	ErrMissing      = errors.New("manifest: listed file missing")
 	ErrUnlisted     = errors.New("manifest: file not in the manifest")
+	ErrDowngrade    = errors.New("manifest: downgrade refused")
+	ErrSameVersion  = errors.New("manifest: version already installed")
 )
+
+// CheckUpgrade returns nil when offered is a newer semantic version than
+// installed, ErrSameVersion when they are equal, ErrDowngrade when offered is
+// older, and ErrMalformed when either does not parse.
+func CheckUpgrade(installed, offered string) error {
+	c, err := semver.CompareStrings(offered, installed)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	switch {
+	case c < 0:
+		return fmt.Errorf("%w: %s is older than installed %s", ErrDowngrade, offered, installed)
+	case c == 0:
+		return fmt.Errorf("%w: %s", ErrSameVersion, offered)
+	}
+	return nil
+}
 
 // Arches are the gateway architectures a bundle can target.
 var Arches = []string{"arm64", "armv7", "amd64"}
@@ -268,6 +287,12 @@ func HashFile(name string) (File, error) {
 		return File{}, err
 	}
 	return File{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, Mode: uint32(st.Mode().Perm())}, nil
+}
+
+// SumBytes returns the lowercase hex SHA-256 of data.
+func SumBytes(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // CheckFile verifies that the file at name matches entry f.
