@@ -130,6 +130,10 @@ func Decode(b []byte) (Packet, error) {
 	if len(b) < HeaderSize {
 		return nil, fmt.Errorf("%w: %d bytes, header needs %d", ErrTooShort, len(b), HeaderSize)
 	}
+	// The version comes first: a future version may redefine identifiers.
+	if b[0] != Version1 && b[0] != Version2 {
+		return nil, fmt.Errorf("%w: %d", ErrVersion, b[0])
+	}
 	var p interface {
 		Packet
 		UnmarshalBinary([]byte) error

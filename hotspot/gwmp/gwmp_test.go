@@ -64,6 +64,7 @@ func TestDecodeHeaderErrors(t *testing.T) {
 		{"version 3", datagram(3, 1, TypePullData, &eui, ""), ErrVersion},
 		{"version 255", datagram(255, 1, TypePullAck, nil, ""), ErrVersion},
 		{"identifier 6", datagram(2, 1, Type(6), nil, ""), ErrUnknownType},
+		{"version before identifier", datagram(3, 1, Type(6), nil, ""), ErrVersion},
 		{"identifier 0xff", datagram(2, 1, Type(0xff), &eui, "{}"), ErrUnknownType},
 		{"oversize", append(datagram(2, 1, TypePushData, &eui, "{}"), make([]byte, MaxDatagramSize)...), ErrOversize},
 		{"pull_resp without body", datagram(2, 1, TypePullResp, nil, ""), ErrBadJSON},
