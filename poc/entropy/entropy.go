@@ -330,3 +330,17 @@ func (s *SpaceStore) Latest() (*wire.Entropy, error) {
 	}
 	return s.Get(d)
 }
+
+// Timestamps adapts a Store to the verifier's entropy lookup
+// (verify.Entropies): the timestamp of a kept value by its data. A store
+// error reads as unknown entropy.
+type Timestamps struct{ Store Store }
+
+// EntropyTimestamp returns the timestamp of the entropy with the given data.
+func (t Timestamps) EntropyTimestamp(data []byte) (int64, bool) {
+	e, err := t.Store.Get(data)
+	if err != nil {
+		return 0, false
+	}
+	return e.GetTimestamp(), true
+}

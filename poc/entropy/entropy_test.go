@@ -218,3 +218,16 @@ func TestConfig(t *testing.T) {
 		t.Fatal("missing deps accepted")
 	}
 }
+
+func TestTimestamps(t *testing.T) {
+	st := NewMemStore()
+	o, _ := New(DefaultConfig(), Deps{Key: oracleKey(t), Store: st, Clock: func() time.Time { return time.Unix(1234, 0) }})
+	e, _ := o.Next()
+	ts := Timestamps{Store: st}
+	if v, ok := ts.EntropyTimestamp(e.Data); !ok || v != 1234 {
+		t.Fatalf("%v %v", v, ok)
+	}
+	if _, ok := ts.EntropyTimestamp([]byte("nope")); ok {
+		t.Fatal("unknown entropy found")
+	}
+}
