@@ -212,7 +212,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("hotspot: forwarder listen: %w", err)
 	}
 	defer udp.Close()
-	fwd := newForwarderServer(udp, a.log, a.clk.Now, a.onPush)
+	// Forwarder liveness is about the socket, so it runs on wall time even under a simulated clock.
+	fwd := newForwarderServer(udp, a.log, time.Now, a.onPush)
 	var statusLn net.Listener
 	if a.cfg.Status.Listen != "" {
 		if statusLn, err = net.Listen("tcp", a.cfg.Status.Listen); err != nil {

@@ -7,11 +7,13 @@ import (
 
 // Frame is one transmission on the air.
 type Frame struct {
-	ID          uint64
-	From        string // transmitter id
-	FrequencyHz uint64
-	SF          int
-	Start, End  time.Time
+	ID           uint64
+	From         string // transmitter id
+	FrequencyHz  uint64
+	SF           int
+	BandwidthKHz int
+	PowerDBm     float64 // conducted power
+	Start, End   time.Time
 }
 
 // overlaps reports whether two frames share channel, SF and time.
