@@ -110,3 +110,29 @@ func TestDataRateAccessors(t *testing.T) {
 		t.Errorf("LoRaDataRate(7, 100) accepted")
 	}
 }
+
+// FuzzParseDataRate checks that the parser never panics and accepts only
+// canonical identifiers: whatever it accepts prints back to the same text
+// and marshals to JSON that decodes to the same DataRate.
+func FuzzParseDataRate(f *testing.F) {
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDataRate(s)
+		if err != nil {
+			if !errors.Is(err, ErrFieldRange) {
+				t.Fatalf("ParseDataRate(%q) error %v is not ErrFieldRange", s, err)
+			}
+			return
+		}
+		if d.String() != s {
+			t.Fatalf("ParseDataRate(%q).String() = %q", s, d.String())
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back DataRate
+		if err := json.Unmarshal(b, &back); err != nil || back != d {
+			t.Fatalf("JSON %s came back as %v, %v", b, back, err)
+		}
+	})
+}
