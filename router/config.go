@@ -1,0 +1,118 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config tunes the router. The zero value of a field takes its default.
+type Config struct {
+	// Workers is the number of pipeline workers; copies of one packet always
+	// land on the same worker (by topic partition). Default 2.
+	Workers int `toml:"workers"`
+	// QueueSize bounds each worker's ingress queue; a full queue drops with
+	// reason queue_full. Default 4096.
+	QueueSize int `toml:"queue_size"`
+	// DestQueueSize bounds each destination's queue. Default 1024.
+	DestQueueSize int `toml:"dest_queue_size"`
+	// DedupWindow is how long after the first copy later copies are still
+	// bought (up to max_copies) and count for downlink hotspot selection.
+	// The first copy is forwarded at once. Default 200 ms.
+	DedupWindow time.Duration `toml:"dedup_window"`
+	// GroupTTL is how long a packet's copies are remembered, so that late
+	// copies are dropped (late_copy) instead of bought as a new packet, and
+	// downlinks can find the best hotspot. Default 10 s.
+	GroupTTL time.Duration `toml:"group_ttl"`
+	// ReplayWindow is how long a (hotspot, packet) pair is remembered to
+	// drop exact repeats (replay). Billing is idempotent beyond it. Default 10 s.
+	ReplayWindow time.Duration `toml:"replay_window"`
+	// RateLimit is each hotspot's sustained uplink rate (per second) and
+	// RateBurst its bucket size. Defaults 10/s and 50.
+	RateLimit float64 `toml:"rate_limit"`
+	RateBurst float64 `toml:"rate_burst"`
+	// JoinCost is the DC charged per purchased join-request copy. Default 1.
+	JoinCost uint64 `toml:"join_cost"`
+	// EpochDuration divides time into reward epochs (epoch = unix / duration). Default 24 h.
+	EpochDuration time.Duration `toml:"epoch_duration"`
+	// BackoffMin and BackoffMax bound a failing destination's back-off. Defaults 100 ms and 30 s.
+	BackoffMin time.Duration `toml:"backoff_min"`
+	BackoffMax time.Duration `toml:"backoff_max"`
+	// SweepInterval is how often expired state is dropped. Default 1 s.
+	SweepInterval time.Duration `toml:"sweep_interval"`
+}
+
+// Defaults of Config.
+const (
+	DefaultWorkers       = 2
+	DefaultQueueSize     = 4096
+	DefaultDestQueueSize = 1024
+	DefaultDedupWindow   = 200 * time.Millisecond
+	DefaultGroupTTL      = 10 * time.Second
+	DefaultReplayWindow  = 10 * time.Second
+	DefaultRateLimit     = 10
+	DefaultRateBurst     = 50
+	DefaultJoinCost      = 1
+	DefaultEpochDuration = 24 * time.Hour
+	DefaultBackoffMin    = 100 * time.Millisecond
+	DefaultBackoffMax    = 30 * time.Second
+	DefaultSweepInterval = time.Second
+)
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	set := func(p *time.Duration, d time.Duration) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.DestQueueSize == 0 {
+		c.DestQueueSize = DefaultDestQueueSize
+	}
+	set(&c.DedupWindow, DefaultDedupWindow)
+	set(&c.GroupTTL, DefaultGroupTTL)
+	set(&c.ReplayWindow, DefaultReplayWindow)
+	set(&c.EpochDuration, DefaultEpochDuration)
+	set(&c.BackoffMin, DefaultBackoffMin)
+	set(&c.BackoffMax, DefaultBackoffMax)
+	set(&c.SweepInterval, DefaultSweepInterval)
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = DefaultRateBurst
+	}
+	if c.JoinCost == 0 {
+		c.JoinCost = DefaultJoinCost
+	}
+	return c
+}
+
+// ErrConfig reports an invalid Config.
+var ErrConfig = errors.New("router: invalid config")
+
+// Validate checks the config after defaults.
+func (c Config) Validate() error {
+	d := c.WithDefaults()
+	switch {
+	case d.Workers < 1 || d.Workers > 256:
+		return fmt.Errorf("%w: workers %d not in 1..256", ErrConfig, d.Workers)
+	case d.QueueSize < 1 || d.DestQueueSize < 1:
+		return fmt.Errorf("%w: queue sizes must be positive", ErrConfig)
+	case d.DedupWindow < 0 || d.GroupTTL < d.DedupWindow:
+		return fmt.Errorf("%w: group_ttl %v must be at least dedup_window %v", ErrConfig, d.GroupTTL, d.DedupWindow)
+	case d.ReplayWindow < 0 || d.EpochDuration <= 0 || d.SweepInterval <= 0:
+		return fmt.Errorf("%w: non-positive window or interval", ErrConfig)
+	case d.RateLimit < 0 || d.RateBurst < 1:
+		return fmt.Errorf("%w: rate_limit %v / rate_burst %v", ErrConfig, d.RateLimit, d.RateBurst)
+	case d.BackoffMin <= 0 || d.BackoffMax < d.BackoffMin:
+		return fmt.Errorf("%w: backoff %v..%v", ErrConfig, d.BackoffMin, d.BackoffMax)
+	}
+	return nil
+}
