@@ -6,7 +6,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/hexnet/hexnet/hotspot/gwmp"
+	"github.com/hexnet/hexnet/internal/gwmp"
 	"github.com/hexnet/hexnet/internal/identity"
 	"github.com/hexnet/hexnet/internal/lorawan"
 	"github.com/hexnet/hexnet/internal/wire"

@@ -1,7 +1,7 @@
 package hotspot
 
 import (
-	"github.com/hexnet/hexnet/hotspot/gwmp"
+	"github.com/hexnet/hexnet/internal/gwmp"
 	"github.com/hexnet/hexnet/internal/beacon"
 	"github.com/hexnet/hexnet/internal/wire"
 )

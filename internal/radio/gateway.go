@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hexnet/hexnet/hotspot/gwmp"
+	"github.com/hexnet/hexnet/internal/gwmp"
 	"github.com/hexnet/hexnet/internal/clock"
 )
 

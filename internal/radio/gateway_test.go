@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hexnet/hexnet/hotspot/gwmp"
+	"github.com/hexnet/hexnet/internal/gwmp"
 	"github.com/hexnet/hexnet/internal/clock"
 )
 

@@ -20,7 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hexnet/hexnet/hotspot/gwmp"
+	"github.com/hexnet/hexnet/internal/gwmp"
 )
 
 // Defaults applied by New for zero Config fields.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hexnet/hexnet/hotspot/gwmp"
+	"github.com/hexnet/hexnet/internal/gwmp"
 )
 
 // seen is one datagram the test server received.
