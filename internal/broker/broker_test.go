@@ -1,0 +1,577 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hexnet/hexnet/internal/broker/token"
+	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/wire"
+)
+
+const wait = 5 * time.Second
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func testKey(t testing.TB, b byte) *identity.Key {
+	t.Helper()
+	k, err := identity.FromSeed(bytes.Repeat([]byte{b}, identity.SeedSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// fakeClock is a settable clock for the broker.
+type fakeClock struct{ t atomic.Int64 }
+
+func (c *fakeClock) Now() time.Time { return time.UnixMilli(c.t.Load()) }
+
+type env struct {
+	b       *Broker
+	addr    string
+	clock   *fakeClock
+	reg     *prometheus.Registry
+	service *identity.Key
+}
+
+func start(t *testing.T, mutate func(*Config, *Deps)) *env {
+	t.Helper()
+	e := &env{clock: &fakeClock{}, reg: prometheus.NewRegistry(), service: testKey(t, 100)}
+	e.clock.t.Store(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC).UnixMilli())
+	cfg := Config{Addr: "127.0.0.1:0", Services: []string{string(e.service.Address())}}
+	deps := Deps{Logger: quiet(), Registry: e.reg, Now: e.clock.Now}
+	if mutate != nil {
+		mutate(&cfg, &deps)
+	}
+	b, err := New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- b.Run(ctx) }()
+	select {
+	case <-b.Ready():
+	case err := <-errc:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(wait):
+		t.Fatal("broker not ready")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+		_ = b.Close()
+	})
+	e.b, e.addr = b, b.Addr()
+	return e
+}
+
+// opts builds paho options logging in as key with a token at the broker's clock.
+func (e *env) opts(key *identity.Key, clientID string) *paho.ClientOptions {
+	o := paho.NewClientOptions().AddBroker("tcp://" + e.addr).SetClientID(clientID).
+		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).
+		SetConnectTimeout(wait).SetCleanSession(true)
+	if key != nil {
+		o.SetUsername(string(key.Address())).SetPassword(token.Password(key, e.clock.Now()))
+	}
+	return o
+}
+
+func connect(t *testing.T, o *paho.ClientOptions) paho.Client {
+	t.Helper()
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(wait) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(0) })
+	return c
+}
+
+// connectErr tries to connect and returns the CONNACK return code and error.
+func connectErr(t *testing.T, o *paho.ClientOptions) (byte, error) {
+	t.Helper()
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(wait) {
+		t.Fatal("connect timed out")
+	}
+	if tok.Error() == nil {
+		c.Disconnect(0)
+	}
+	return tok.(*paho.ConnectToken).ReturnCode(), tok.Error()
+}
+
+type msg struct {
+	topic    string
+	payload  string
+	retained bool
+}
+
+// sink collects messages delivered to a subscription.
+type sink struct {
+	mu   sync.Mutex
+	msgs []msg
+	ch   chan msg
+}
+
+func newSink() *sink { return &sink{ch: make(chan msg, 100)} }
+
+func (s *sink) handler(_ paho.Client, m paho.Message) {
+	x := msg{m.Topic(), string(m.Payload()), m.Retained()}
+	s.mu.Lock()
+	s.msgs = append(s.msgs, x)
+	s.mu.Unlock()
+	s.ch <- x
+}
+
+func (s *sink) next(t *testing.T) msg {
+	t.Helper()
+	select {
+	case m := <-s.ch:
+		return m
+	case <-time.After(wait):
+		t.Fatal("no message")
+		return msg{}
+	}
+}
+
+// subscribe subscribes and returns the SUBACK code. Mochi shares one packet
+// id space between a client's requests and the broker's deliveries, so a
+// SUBSCRIBE whose id equals an unacknowledged delivery gets 0x91 "packet
+// identifier in use"; paho picks another id on retry.
+func subscribe(t *testing.T, c paho.Client, filter string, s *sink) byte {
+	t.Helper()
+	for range 10 {
+		if code := subscribeOnce(t, c, filter, s); code != 0x91 {
+			return code
+		}
+	}
+	t.Fatalf("subscribe %s: packet id always in use", filter)
+	return 0
+}
+
+func subscribeOnce(t *testing.T, c paho.Client, filter string, s *sink) byte {
+	t.Helper()
+	tok := c.Subscribe(filter, 1, s.handler)
+	if !tok.WaitTimeout(wait) || tok.Error() != nil {
+		t.Fatalf("subscribe %s: %v", filter, tok.Error())
+	}
+	res := tok.(*paho.SubscribeToken).Result()
+	if len(res) != 1 {
+		t.Fatalf("subscribe %s: results %v", filter, res)
+	}
+	for _, code := range res { // paho keys $share/{group}/ filters without the prefix
+		return code
+	}
+	return 0
+}
+
+func publish(t *testing.T, c paho.Client, topic string, qos byte, retained bool, payload string) {
+	t.Helper()
+	tok := c.Publish(topic, qos, retained, payload)
+	if !tok.WaitTimeout(wait) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+func refused(t *testing.T, reg *prometheus.Registry, reason string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "hexnet_broker_refused_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == reason {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1
+}
+
+func TestHotspotPublishesOwnTopics(t *testing.T) {
+	e := start(t, nil)
+	svc := connect(t, e.opts(e.service, "router"))
+	all := newSink()
+	subscribe(t, svc, "hexnet/v1/#", all)
+
+	hs := testKey(t, 1)
+	addr := string(hs.Address())
+	c := connect(t, e.opts(hs, addr))
+	// Not retained: mochi may hand a subscriber both the live and the
+	// retained copy of a retained publish (at-least-once; see the retained tests).
+	publish(t, c, wire.StateTopic(addr), 1, false, "online")
+	publish(t, c, wire.UpTopic(3), 1, false, "uplink")
+	publish(t, c, wire.PoCTopic(15), 1, false, "beacon")
+	publish(t, c, wire.TxAckTopic(addr), 1, false, "ack")
+	want := []msg{
+		{wire.StateTopic(addr), "online", false},
+		{wire.UpTopic(3), "uplink", false},
+		{wire.PoCTopic(15), "beacon", false},
+		{wire.TxAckTopic(addr), "ack", false},
+	}
+	for _, w := range want {
+		if got := all.next(t); got != w {
+			t.Errorf("service got %+v, want %+v", got, w)
+		}
+	}
+}
+
+func TestHotspotRefusedPublishIsDropped(t *testing.T) {
+	e := start(t, nil)
+	svc := connect(t, e.opts(e.service, "router"))
+	all := newSink()
+	subscribe(t, svc, "hexnet/v1/#", all)
+
+	hs, other := testKey(t, 1), testKey(t, 2)
+	addr, otherAddr := string(hs.Address()), string(other.Address())
+	c := connect(t, e.opts(hs, addr))
+
+	// QoS 0: silently dropped, connection kept; the next allowed publish on
+	// the same connection is the first thing the service sees.
+	for _, topic := range []string{
+		wire.StateTopic(otherAddr), wire.DownTopic(addr), wire.ConfigTopic(addr),
+		wire.EntropyTopic, wire.ReleaseTopic("stable"), "hexnet/v1/up/16", "hexnet/v1/up/03", "other/topic",
+	} {
+		publish(t, c, topic, 0, false, "forged")
+	}
+	publish(t, c, wire.UpTopic(3), 0, false, "real")
+	if got := all.next(t); got.payload != "real" {
+		t.Fatalf("service received refused publish %+v", got)
+	}
+
+	// QoS 1 on MQTT 3.1.1: the broker drops the message and disconnects the client.
+	lost := make(chan struct{})
+	o := e.opts(hs, addr+"-b").SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
+	c2 := connect(t, o)
+	c2.Publish(wire.StateTopic(otherAddr), 1, false, "forged")
+	select {
+	case <-lost:
+	case <-time.After(wait):
+		t.Fatal("client not disconnected after refused QoS 1 publish")
+	}
+	publish(t, c, wire.UpTopic(4), 1, false, "marker")
+	if got := all.next(t); got.payload != "marker" {
+		t.Fatalf("service received refused publish %+v", got)
+	}
+}
+
+func TestHotspotSubscriptions(t *testing.T) {
+	e := start(t, nil)
+	hs, other := testKey(t, 1), testKey(t, 2)
+	addr, otherAddr := string(hs.Address()), string(other.Address())
+	c := connect(t, e.opts(hs, addr))
+	tests := []struct {
+		filter string
+		ok     bool
+	}{
+		{wire.DownTopic(addr), true},
+		{wire.ConfigTopic(addr), true},
+		{wire.EntropyTopic, true},
+		{wire.ReleaseTopic("stable"), true},
+		{wire.ReleaseFilter, true},
+		{wire.DownTopic(otherAddr), false},
+		{wire.ConfigTopic(otherAddr), false},
+		{wire.StateTopic(addr), false},
+		{wire.UpTopic(3), false},
+		{"hexnet/v1/hotspot/+/down", false},
+		{"hexnet/v1/#", false},
+		{"#", false},
+		{"$SYS/#", false},
+		{"$share/g/" + wire.DownTopic(addr), false},
+		{"$share/g/" + wire.DownTopic(otherAddr), false},
+		{"hexnet/v1/release/#", false},
+	}
+	for _, tc := range tests {
+		code := subscribe(t, c, tc.filter, newSink())
+		if ok := code < 0x80; ok != tc.ok {
+			t.Errorf("subscribe %q: SUBACK code %#x, want ok=%v", tc.filter, code, tc.ok)
+		}
+		if !tc.ok && code != 0x80 {
+			t.Errorf("subscribe %q: failure code %#x, want 0x80", tc.filter, code)
+		}
+	}
+}
+
+func TestServiceFullAccessAndRetained(t *testing.T) {
+	e := start(t, nil)
+	hs := testKey(t, 1)
+	addr := string(hs.Address())
+	svc := connect(t, e.opts(e.service, "poc-oracle"))
+
+	// Retained messages published before the hotspot subscribes. Mochi
+	// acknowledges a publish before fanning it out, so wait until the
+	// service's own subscription has them: the fan-out is then done and the
+	// hotspot gets the retained copies only.
+	own := newSink()
+	subscribe(t, svc, "hexnet/v1/#", own)
+	publish(t, svc, wire.ConfigTopic(addr), 1, true, "region EU868")
+	publish(t, svc, wire.EntropyTopic, 1, true, "entropy 1")
+	publish(t, svc, wire.ReleaseTopic("beta"), 1, true, "v2")
+	for range 3 {
+		own.next(t)
+	}
+
+	c := connect(t, e.opts(hs, addr))
+	s := newSink()
+	subscribe(t, c, wire.ConfigTopic(addr), s)
+	if got := s.next(t); got != (msg{wire.ConfigTopic(addr), "region EU868", true}) {
+		t.Errorf("retained config = %+v", got)
+	}
+	subscribe(t, c, wire.ReleaseFilter, s)
+	if got := s.next(t); got != (msg{wire.ReleaseTopic("beta"), "v2", true}) {
+		t.Errorf("retained release = %+v", got)
+	}
+	subscribe(t, c, wire.DownTopic(addr), s)
+	publish(t, svc, wire.DownTopic(addr), 1, false, "txpk")
+	if got := s.next(t); got != (msg{wire.DownTopic(addr), "txpk", false}) {
+		t.Errorf("down = %+v", got)
+	}
+
+	// A service may subscribe to wildcards and any hotspot's topics.
+	for _, f := range []string{"#", "hexnet/v1/hotspot/+/down", wire.DownTopic(addr)} {
+		if code := subscribe(t, svc, f, newSink()); code >= 0x80 {
+			t.Errorf("service subscribe %q refused: %#x", f, code)
+		}
+	}
+}
+
+func TestConnectRefused(t *testing.T) {
+	hs, wrong := testKey(t, 1), testKey(t, 2)
+	addr := string(hs.Address())
+	known := func(pk identity.PublicKey) bool { return pk != wrong.Public() }
+	e := start(t, func(_ *Config, d *Deps) { d.Hotspots = known })
+	tests := []struct {
+		name   string
+		opts   func() *paho.ClientOptions
+		reason string
+	}{
+		{"anonymous", func() *paho.ClientOptions { return e.opts(nil, "anon") }, ReasonAnonymous},
+		{"username not an address", func() *paho.ClientOptions {
+			return e.opts(hs, addr).SetUsername("router")
+		}, ReasonBadUsername},
+		{"no password", func() *paho.ClientOptions { return e.opts(hs, addr).SetPassword("") }, ReasonMalformed},
+		{"plain password", func() *paho.ClientOptions { return e.opts(hs, addr).SetPassword("hunter2") }, ReasonMalformed},
+		{"token 6 min old", func() *paho.ClientOptions {
+			return e.opts(hs, addr).SetPassword(token.Password(hs, e.clock.Now().Add(-6*time.Minute)))
+		}, ReasonStale},
+		{"token 6 min ahead", func() *paho.ClientOptions {
+			return e.opts(hs, addr).SetPassword(token.Password(hs, e.clock.Now().Add(6*time.Minute)))
+		}, ReasonStale},
+		{"token of another key", func() *paho.ClientOptions {
+			return e.opts(hs, addr).SetPassword(token.Password(testKey(t, 3), e.clock.Now()))
+		}, ReasonBadSignature},
+		{"unknown hotspot", func() *paho.ClientOptions { return e.opts(wrong, string(wrong.Address())) }, ReasonUnknownHotspot},
+		{"client id of another", func() *paho.ClientOptions { return e.opts(hs, "router") }, ReasonBadClientID},
+		{"empty client id", func() *paho.ClientOptions { return e.opts(hs, "") }, ReasonBadClientID},
+		{"will on another's state", func() *paho.ClientOptions {
+			return e.opts(hs, addr).SetWill(wire.StateTopic(string(wrong.Address())), "offline", 1, true)
+		}, ReasonBadWill},
+		{"will on a down topic", func() *paho.ClientOptions {
+			return e.opts(hs, addr).SetWill(wire.DownTopic(addr), "x", 1, false)
+		}, ReasonBadWill},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := refused(t, e.reg, tc.reason)
+			code, err := connectErr(t, tc.opts())
+			if err == nil {
+				t.Fatal("connected")
+			}
+			// Mochi maps v5 "bad user name or password" to 3.1.1 code 5, not authorized.
+			if code != 5 {
+				t.Errorf("CONNACK code %d, want 5", code)
+			}
+			if after := refused(t, e.reg, tc.reason); after != before+1 {
+				t.Errorf("refused{%s} went %v -> %v", tc.reason, before, after)
+			}
+		})
+	}
+	// Within the window the same clock skew is fine.
+	o := e.opts(hs, addr+"-x").SetPassword(token.Password(hs, e.clock.Now().Add(-4*time.Minute)))
+	if _, err := connectErr(t, o); err != nil {
+		t.Errorf("token 4 min old refused: %v", err)
+	}
+}
+
+func TestLastWillOnUncleanDisconnect(t *testing.T) {
+	e := start(t, nil)
+	svc := connect(t, e.opts(e.service, "router"))
+	s := newSink()
+	subscribe(t, svc, wire.StateFilter, s)
+
+	hs := testKey(t, 1)
+	addr := string(hs.Address())
+	var conn atomic.Pointer[net.Conn]
+	o := e.opts(hs, addr).SetWill(wire.StateTopic(addr), "offline", 1, true).
+		SetCustomOpenConnectionFn(func(uri *url.URL, _ paho.ClientOptions) (net.Conn, error) {
+			c, err := net.Dial("tcp", uri.Host)
+			if err == nil {
+				conn.Store(&c)
+			}
+			return c, err
+		})
+	c := connect(t, o)
+	// Not retained: a retained publish racing the subscription's retained
+	// scan may legitimately arrive twice.
+	publish(t, c, wire.StateTopic(addr), 1, false, "online")
+	if got := s.next(t); got.payload != "online" {
+		t.Fatalf("state = %+v", got)
+	}
+	// Drop the TCP connection without DISCONNECT.
+	if err := (*conn.Load()).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.next(t); got != (msg{wire.StateTopic(addr), "offline", false}) {
+		t.Errorf("will = %+v", got)
+	}
+	// The will was retained: a later subscriber sees offline.
+	late := newSink()
+	subscribe(t, connect(t, e.opts(e.service, "maps")), wire.StateTopic(addr), late)
+	if got := late.next(t); got != (msg{wire.StateTopic(addr), "offline", true}) {
+		t.Errorf("retained will = %+v", got)
+	}
+}
+
+func TestCleanDisconnectSendsNoWill(t *testing.T) {
+	e := start(t, nil)
+	svc := connect(t, e.opts(e.service, "router"))
+	s := newSink()
+	subscribe(t, svc, wire.StateFilter, s)
+	hs := testKey(t, 1)
+	addr := string(hs.Address())
+	c := paho.NewClient(e.opts(hs, addr).SetWill(wire.StateTopic(addr), "offline", 1, false))
+	if tok := c.Connect(); !tok.WaitTimeout(wait) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	c.Disconnect(100)
+	// A marker from another client; the will would have come before it.
+	hs2 := testKey(t, 2)
+	publish(t, connect(t, e.opts(hs2, string(hs2.Address()))), wire.StateTopic(string(hs2.Address())), 1, false, "marker")
+	if got := s.next(t); got.payload != "marker" {
+		t.Errorf("got %+v before the marker", got)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	b, err := New(Config{Addr: "127.0.0.1:0"}, Deps{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Addr() != "" {
+		t.Errorf("Addr before Run = %q", b.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- b.Run(context.Background()) }()
+	<-b.Ready()
+	if err := b.Run(context.Background()); !errors.Is(err, ErrRunning) {
+		t.Errorf("second Run = %v", err)
+	}
+	// A connection that never sends CONNECT must not stall Close.
+	silent, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatalf("dial %s: %v", b.Addr(), err)
+	}
+	defer silent.Close()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+	if err := b.Run(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Run after Close = %v", err)
+	}
+	// A busy address makes Run fail instead of hanging.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer l.Close()
+	b2, _ := New(Config{Addr: l.Addr().String()}, Deps{Logger: quiet()})
+	if err := b2.Run(context.Background()); err == nil {
+		t.Error("Run on a busy port succeeded")
+	}
+}
+
+func TestSilentConnectionDropped(t *testing.T) {
+	e := start(t, func(c *Config, _ *Deps) { c.ConnectTimeout = 100 * time.Millisecond })
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("silent connection read = %v, want EOF (closed by the broker)", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	svc := string(testKey(t, 9).Address())
+	tests := []struct {
+		cfg Config
+		ok  bool
+	}{
+		{Config{}, true},
+		{Config{Services: []string{svc}}, true},
+		{Config{Services: []string{"router"}}, false},
+		{Config{TLSCert: "cert.pem"}, false},
+		{Config{MaxPacketSize: 1024}, false},
+	}
+	for i, tc := range tests {
+		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%d: Validate = %v, want ok=%v", i, err, tc.ok)
+		}
+	}
+	// Metrics go to the given registry; registering twice on one registry fails.
+	reg := prometheus.NewRegistry()
+	if _, err := New(Config{}, Deps{Registry: reg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{}, Deps{Registry: reg}); err == nil {
+		t.Error("duplicate registration not reported")
+	}
+}
+
+func TestACLRules(t *testing.T) {
+	a := string(testKey(t, 1).Address())
+	b := string(testKey(t, 2).Address())
+	pub := []struct {
+		topic string
+		ok    bool
+	}{
+		{wire.StateTopic(a), true}, {wire.TxAckTopic(a), true}, {wire.UpTopic(0), true}, {wire.PoCTopic(15), true},
+		{wire.StateTopic(b), false}, {wire.TxAckTopic(b), false}, {wire.DownTopic(a), false},
+		{wire.ConfigTopic(a), false}, {wire.EntropyTopic, false}, {wire.ReleaseTopic("x"), false},
+		{"hexnet/v1/up/+", false}, {"hexnet/v1/up/-1", false}, {"", false},
+	}
+	for _, tc := range pub {
+		if got := hotspotMayPublish(a, tc.topic); got != tc.ok {
+			t.Errorf("publish %q = %v, want %v", tc.topic, got, tc.ok)
+		}
+	}
+	if hotspotMayPublish("", wire.UpTopic(1)) || hotspotMayRead("", wire.EntropyTopic) {
+		t.Error("empty username allowed")
+	}
+}
