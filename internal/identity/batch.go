@@ -53,8 +53,8 @@ func (k *ExpandedKey) VerifyMessage(m proto.Message) error {
 }
 
 // KeyCache keeps the ExpandedKeys of the most recently used signers, at most
-// a fixed number of them (least recently used first out). It is safe for
-// concurrent use.
+// a fixed number of them (least recently used first out); each takes about
+// 1.5 KiB. It is safe for concurrent use.
 type KeyCache struct {
 	mu    sync.Mutex
 	max   int
@@ -125,6 +125,10 @@ func (c *KeyCache) VerifySigned(m Signed) (PublicKey, error) {
 // than one by one, and still says which entries are valid. It applies the same
 // acceptance rule as PublicKey.Verify, entry by entry: an entry is valid in a
 // batch exactly when it is valid alone. A Batch is not safe for concurrent use.
+//
+// Prefer AddExpanded with keys from a KeyCache: below about 95 entries the
+// batch otherwise expands every key it is given, which costs more than the
+// batch saves on small batches.
 type Batch struct {
 	v *ed25519.BatchVerifier
 	n int
