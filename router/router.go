@@ -522,7 +522,7 @@ type replayKey struct {
 type group struct {
 	first  time.Time
 	mtype  lorawan.MType
-	copies []copyInfo         // copies inside the dedup window
+	copies []copyInfo        // copies inside the dedup window
 	bought map[string]uint32 // route ID → copies bought
 }
 

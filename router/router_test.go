@@ -1,0 +1,375 @@
+package router
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/lorawan"
+	"github.com/hexnet/hexnet/internal/wire"
+	"github.com/hexnet/hexnet/router/dc"
+	"github.com/hexnet/hexnet/router/delivery"
+	"github.com/hexnet/hexnet/router/routes"
+)
+
+func TestDropReasons(t *testing.T) {
+	type tc struct {
+		name string
+		cfg  Config
+		deps func(*Deps)
+		// setup prepares routes/balances; send returns the messages, the last one is judged.
+		setup func(e *env)
+		send  func(e *env) [][2][]byte
+		want  Reason
+	}
+	msg := func(topic string, b []byte) [2][]byte { return [2][]byte{[]byte(topic), b} }
+	fund := func(e *env) { e.addRoute("r", "payer", 1, nil); _ = e.dc.Credit("payer", 100) }
+	cases := []tc{
+		{name: "bad topic", setup: fund, want: ReasonBadTopic, send: func(e *env) [][2][]byte {
+			_, b := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+			return [][2][]byte{msg("hexnet/v1/poc/1", b)}
+		}},
+		{name: "oversize", setup: fund, want: ReasonOversize, send: func(e *env) [][2][]byte {
+			return [][2][]byte{msg(wire.UpTopic(0), make([]byte, wire.MaxMessageSize+1))}
+		}},
+		{name: "malformed", setup: fund, want: ReasonMalformed, send: func(e *env) [][2][]byte {
+			return [][2][]byte{msg(wire.UpTopic(0), []byte{0xff, 0xff, 0xff})}
+		}},
+		{name: "unsupported mtype", setup: fund, want: ReasonUnsupportedMType, send: func(e *env) [][2][]byte {
+			topic, b := up(t, e.keys[0], append([]byte{0xe0}, make([]byte, 20)...), -50, 1)
+			return [][2][]byte{msg(topic, b)}
+		}},
+		{name: "forged signature", setup: fund, want: ReasonBadSignature, send: func(e *env) [][2][]byte {
+			phy := dataFrame(t, 1, 4)
+			p := &wire.PacketUp{Payload: phy, Rssi: -40}
+			_ = e.keys[0].Sign(p)
+			p.Rssi = -10 // tampered after signing
+			b, _ := wire.Marshal(p)
+			return [][2][]byte{msg(wire.UpTopic(wire.Partition(phy)), b)}
+		}},
+		{name: "not onboarded", setup: fund, want: ReasonNotOnboarded, send: func(e *env) [][2][]byte {
+			topic, b := up(t, e.keys[3], dataFrame(t, 1, 4), -50, 1)
+			return [][2][]byte{msg(topic, b)}
+		}},
+		{name: "rate limited", cfg: Config{RateLimit: 0.001, RateBurst: 2}, setup: fund, want: ReasonRateLimited,
+			send: func(e *env) [][2][]byte {
+				var out [][2][]byte
+				for i := 0; i < 3; i++ {
+					topic, b := up(t, e.keys[0], dataFrame(t, uint32(i), 4), -50, 1)
+					out = append(out, msg(topic, b))
+				}
+				return out
+			}},
+		{name: "wrong partition", setup: fund, want: ReasonWrongPartition, send: func(e *env) [][2][]byte {
+			phy := dataFrame(t, 1, 4)
+			_, b := up(t, e.keys[0], phy, -50, 1)
+			return [][2][]byte{msg(wire.UpTopic((wire.Partition(phy)+1)%wire.Partitions), b)}
+		}},
+		{name: "replay", setup: fund, want: ReasonReplay, send: func(e *env) [][2][]byte {
+			topic, b := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+			return [][2][]byte{msg(topic, b), msg(topic, b)}
+		}},
+		{name: "bad phypayload", setup: fund, want: ReasonBadPHYPayload, send: func(e *env) [][2][]byte {
+			topic, b := up(t, e.keys[0], []byte{0x40, 1, 2, 3}, -50, 1)
+			return [][2][]byte{msg(topic, b)}
+		}},
+		{name: "no route", setup: fund, want: ReasonNoRoute, send: func(e *env) [][2][]byte {
+			phy, _ := lorawan.BuildData(lorawan.DataParams{MType: lorawan.UnconfirmedDataUp, DevAddr: lorawan.DevAddr{0x26, 1, 1, 1}},
+				lorawan.SessionKeys{NwkSKey: nwkSKey})
+			topic, b := up(t, e.keys[0], phy, -50, 1)
+			return [][2][]byte{msg(topic, b)}
+		}},
+		{name: "no route for join", setup: fund, want: ReasonNoRoute, send: func(e *env) [][2][]byte {
+			phy, _ := lorawan.BuildJoinRequest(lorawan.EUI64{9}, devEUI, 1, appKey)
+			topic, b := up(t, e.keys[0], phy, -50, 1)
+			return [][2][]byte{msg(topic, b)}
+		}},
+		{name: "route inactive", want: ReasonRouteInactive, setup: func(e *env) {
+			e.addRoute("r", "payer", 1, func(r *routes.Route) { r.Active = false })
+			_ = e.dc.Credit("payer", 100)
+		}, send: func(e *env) [][2][]byte {
+			topic, b := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+			return [][2][]byte{msg(topic, b)}
+		}},
+		{name: "route locked", want: ReasonRouteLocked, setup: func(e *env) {
+			e.addRoute("r", "payer", 1, func(r *routes.Route) { r.Locked = true })
+			_ = e.dc.Credit("payer", 0)
+		}, send: func(e *env) [][2][]byte {
+			topic, b := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+			return [][2][]byte{msg(topic, b)}
+		}},
+		{name: "session key filter", want: ReasonMICMismatch, setup: func(e *env) {
+			e.addRoute("r", "payer", 1, func(r *routes.Route) { r.SessionKeys = []routes.Key128{{0xee}} })
+			_ = e.dc.Credit("payer", 100)
+		}, send: func(e *env) [][2][]byte {
+			topic, b := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+			return [][2][]byte{msg(topic, b)}
+		}},
+		{name: "max copies", setup: fund, want: ReasonMaxCopies, send: func(e *env) [][2][]byte {
+			phy := dataFrame(t, 1, 4)
+			t1, b1 := up(t, e.keys[0], phy, -50, 1)
+			t2, b2 := up(t, e.keys[1], phy, -50, 1)
+			return [][2][]byte{msg(t1, b1), msg(t2, b2)}
+		}},
+		{name: "insufficient dc", want: ReasonInsufficientDC, setup: func(e *env) { e.addRoute("r", "payer", 1, nil) },
+			send: func(e *env) [][2][]byte {
+				topic, b := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+				return [][2][]byte{msg(topic, b)}
+			}},
+		{name: "billing error", setup: fund, want: ReasonBillingError,
+			deps: func(d *Deps) { d.DC = failingDC{d.DC} },
+			send: func(e *env) [][2][]byte {
+				topic, b := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+				return [][2][]byte{msg(topic, b)}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, c.cfg, c.deps)
+			c.setup(e)
+			msgs := c.send(e)
+			var o Outcome
+			for _, m := range msgs {
+				o = e.r.Process(string(m[0]), m[1])
+			}
+			if o.Reason != c.want {
+				t.Fatalf("outcome %+v, want reason %q", o, c.want)
+			}
+			if got := e.dropped(c.want); got != 1 {
+				t.Fatalf("counter %s = %v, want 1", c.want, got)
+			}
+		})
+	}
+}
+
+func TestLateCopyAndQueueFull(t *testing.T) {
+	e := newEnv(t, Config{QueueSize: 1}, nil)
+	e.addRoute("r", "payer", 3, nil)
+	_ = e.dc.Credit("payer", 100)
+	phy := dataFrame(t, 1, 4)
+	t1, b1 := up(t, e.keys[0], phy, -50, 1)
+	t2, b2 := up(t, e.keys[1], phy, -50, 1)
+	if o := e.r.Process(t1, b1); o.Bought != 1 {
+		t.Fatalf("first copy %+v", o)
+	}
+	e.clk.Advance(DefaultDedupWindow + time.Millisecond)
+	if o := e.r.Process(t2, b2); o.Reason != ReasonLateCopy {
+		t.Fatalf("late copy %+v", o)
+	}
+	// Without Run nothing drains the ingress queue of size 1.
+	e.r.Handle(t1, b1)
+	e.r.Handle(t1, b1)
+	if e.dropped(ReasonQueueFull) != 1 {
+		t.Fatalf("queue_full = %v", e.dropped(ReasonQueueFull))
+	}
+	e.r.Handle("nope", b1)
+	if e.dropped(ReasonBadTopic) != 1 {
+		t.Fatal("bad topic through Handle not counted")
+	}
+}
+
+func TestMultiBuyChargesMaxCopies(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	e.addRoute("r", "payer", 2, nil)
+	_ = e.dc.Credit("payer", 1000)
+	phy := dataFrame(t, 7, 40) // 13+40 = 53 bytes → 3 DC per copy
+	cost := dc.Cost(len(phy))
+	if cost != 3 {
+		t.Fatalf("cost %d", cost)
+	}
+	bought := 0
+	for i := 0; i < 3; i++ {
+		topic, b := up(t, e.keys[i], phy, float32(-100+i), uint32(i))
+		bought += e.r.Process(topic, b).Bought
+	}
+	if bought != 2 {
+		t.Fatalf("bought %d copies, want 2", bought)
+	}
+	if bal := e.dc.Balance("payer"); bal != 1000-2*cost {
+		t.Fatalf("balance %d, want %d", bal, 1000-2*cost)
+	}
+	epoch := uint64(e.clk.Now().Unix()) / uint64(DefaultEpochDuration/time.Second)
+	xf, err := e.xfer.Epoch(epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(xf) != 2 || xf[e.keys[0].Public()] != cost || xf[e.keys[1].Public()] != cost {
+		t.Fatalf("data transfer records %v", xf)
+	}
+	// Join-requests cost JoinCost per copy.
+	j := joinFrame(t, 1)
+	for i := 0; i < 3; i++ {
+		topic, b := up(t, e.keys[i], j, -60, 1)
+		e.r.Process(topic, b)
+	}
+	if bal := e.dc.Balance("payer"); bal != 1000-2*cost-2*DefaultJoinCost {
+		t.Fatalf("balance after join %d", bal)
+	}
+}
+
+func TestIdempotentBillingUnderRedelivery(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	e.addRoute("r", "payer", 1, nil)
+	_ = e.dc.Credit("payer", 10)
+	topic, b := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+	if o := e.r.Process(topic, b); o.Bought != 1 {
+		t.Fatalf("%+v", o)
+	}
+	if o := e.r.Process(topic, b); o.Reason != ReasonReplay {
+		t.Fatalf("redelivery inside the replay window: %+v", o)
+	}
+	// Long after: replay and group state are gone, the debit key is not.
+	e.clk.Advance(time.Minute)
+	e.r.sweep(e.clk.Now())
+	e.r.Process(topic, b)
+	if bal := e.dc.Balance("payer"); bal != 9 {
+		t.Fatalf("balance %d after redelivery, want 9", bal)
+	}
+}
+
+func TestLockAndUnlockOnTopUp(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	e.addRoute("r", "payer", 1, nil)
+	e.addRoute("r2", "payer", 1, func(r *routes.Route) {
+		r.DevAddrRanges = []routes.DevAddrRange{{Start: 0x50000000, End: 0x50000000}}
+	})
+	topic, b := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+	if o := e.r.Process(topic, b); o.Reason != ReasonInsufficientDC {
+		t.Fatalf("%+v", o)
+	}
+	for _, id := range []string{"r", "r2"} {
+		if rt, _ := e.routes.Get(id); !rt.Locked {
+			t.Fatalf("route %s not locked", id)
+		}
+	}
+	topic, b = up(t, e.keys[0], dataFrame(t, 2, 4), -50, 1)
+	if o := e.r.Process(topic, b); o.Reason != ReasonRouteLocked {
+		t.Fatalf("%+v", o)
+	}
+	if err := e.dc.Credit("payer", 5); err != nil {
+		t.Fatal(err)
+	}
+	if rt, _ := e.routes.Get("r"); rt.Locked {
+		t.Fatal("route still locked after top-up")
+	}
+	topic, b = up(t, e.keys[0], dataFrame(t, 3, 4), -50, 1)
+	if o := e.r.Process(topic, b); o.Bought != 1 {
+		t.Fatalf("after top-up %+v", o)
+	}
+}
+
+func TestDevAddrAndEUIRouting(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	e.addRoute("a", "pa", 1, func(r *routes.Route) {
+		r.DevAddrRanges = []routes.DevAddrRange{{Start: 0x48000000, End: 0x4800000f}}
+		r.EUIs = []routes.EUIPair{{JoinEUI: 0x42, DevEUI: 0x70b3d57ed0000001}}
+	})
+	e.addRoute("b", "pb", 1, func(r *routes.Route) {
+		r.DevAddrRanges = []routes.DevAddrRange{{Start: 0x48000010, End: 0x480000ff}}
+		r.EUIs = []routes.EUIPair{{JoinEUI: 0x43, DevEUI: 0}}
+	})
+	_ = e.dc.Credit("pa", 100)
+	_ = e.dc.Credit("pb", 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.r.Run(ctx)
+	expect := func(addr string, phy []byte) {
+		t.Helper()
+		topic, b := up(t, e.keys[0], phy, -50, 1)
+		if o := e.r.Process(topic, b); o.Bought != 1 {
+			t.Fatalf("%+v", o)
+		}
+		select {
+		case u := <-e.sender(addr).got:
+			if string(u.Up.Payload) != string(phy) {
+				t.Fatal("wrong payload delivered")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("nothing delivered to %s", addr)
+		}
+	}
+	expect("b.lns:1700", dataFrame(t, 1, 1)) // 48000010 → b
+	expect("a.lns:1700", joinFrame(t, 5))    // exact EUI pair → a
+	j, _ := lorawan.BuildJoinRequest(lorawan.EUI64{0, 0, 0, 0, 0, 0, 0, 0x43}, lorawan.EUI64{1}, 1, appKey)
+	expect("b.lns:1700", j) // wildcard DevEUI → b
+	phy, _ := lorawan.BuildData(lorawan.DataParams{MType: lorawan.ConfirmedDataUp, DevAddr: lorawan.DevAddr{0x48, 0, 0, 1}},
+		lorawan.SessionKeys{NwkSKey: nwkSKey})
+	expect("a.lns:1700", phy) // 48000001 → a
+}
+
+func TestFailingDestinationDoesNotBlockOthers(t *testing.T) {
+	e := newEnv(t, Config{DestQueueSize: 2}, nil)
+	e.sender("one.lns:1").fail = true
+	e.addRoute("r", "payer", 1, func(r *routes.Route) {
+		r.Destinations = []routes.Destination{{Protocol: routes.ProtocolGWMP, Address: "one.lns:1"},
+			{Protocol: routes.ProtocolGWMP, Address: "two.lns:2"}}
+	})
+	_ = e.dc.Credit("payer", 1000)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { e.r.Run(ctx); close(done) }()
+	for i := 0; i < 10; i++ {
+		topic, b := up(t, e.keys[0], dataFrame(t, uint32(i), 1), -50, 1)
+		e.r.Process(topic, b)
+		select {
+		case <-e.sender("two.lns:2").got:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("healthy destination starved at packet %d", i)
+		}
+	}
+	// The failing destination's queue (2) filled while it backed off on the manual clock.
+	if got := counterValue(e.r.m.queueDropped.WithLabelValues("destination")); got < 1 {
+		t.Fatalf("failing destination dropped %v, want its bounded queue to overflow", got)
+	}
+	cancel()
+	<-done
+	if err := e.r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.r.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+}
+
+func TestDownlinkGoesToBestHotspot(t *testing.T) {
+	for _, join := range []bool{false, true} {
+		e := newEnv(t, Config{}, nil)
+		e.addRoute("r", "payer", 1, nil)
+		_ = e.dc.Credit("payer", 100)
+		phy := dataFrame(t, 1, 4)
+		delay := uint32(1_000_000)
+		if join {
+			phy, delay = joinFrame(t, 9), 5_000_000
+		}
+		rssi := []float32{-110, -60, -90}
+		tmst := []uint32{1000, 2000, 4_294_000_000} // the third wraps around
+		var hash [32]byte
+		for i := range 3 {
+			topic, b := up(t, e.keys[i], phy, rssi[i], tmst[i])
+			e.r.Process(topic, b)
+		}
+		hash = sha256Sum(phy)
+		// The LNS answers through hotspot 0 in RX1.
+		e.r.onDownlink(delivery.Downlink{Hotspot: e.keys[0].Public(), PacketHash: hash, HasHash: true,
+			Payload: []byte{0x60, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, Tmst: tmst[0] + delay, Frequency: 868_100_000, DataRate: "SF7BW125"})
+		msgs := e.pub.msgs[wire.DownTopic(string(e.keys[1].Address()))]
+		if len(msgs) != 1 {
+			t.Fatalf("join=%v: downlinks to best hotspot: %d (all: %v)", join, len(msgs), len(e.pub.msgs))
+		}
+		pd := new(wire.PacketDown)
+		if err := wire.Unmarshal(msgs[0], pd); err != nil {
+			t.Fatal(err)
+		}
+		if err := identity.Verify(pd, e.routerK.Public()); err != nil {
+			t.Fatal("downlink not signed by router:", err)
+		}
+		if pd.Rx1.Tmst != tmst[1]+delay || pd.Rx1.Frequency != 868_100_000 || pd.Rx1.DataRate != "SF7BW125" {
+			t.Fatalf("rx1 %+v", pd.Rx1)
+		}
+		if pd.Rx2 == nil || pd.Rx2.Tmst != tmst[1]+delay+1_000_000 || pd.Rx2.Frequency != 869_525_000 || pd.Rx2.DataRate != "SF12BW125" {
+			t.Fatalf("rx2 %+v", pd.Rx2)
+		}
+	}
+}
