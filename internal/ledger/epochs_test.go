@@ -1,0 +1,268 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/ledger/ledgerpb"
+	"github.com/hexnet/hexnet/internal/ledger/merkle"
+)
+
+// rewardScenario onboards three hotspots (the first one then given to other)
+// and records units for the current epoch; it returns the epoch.
+func rewardScenario(t *testing.T, n *net) ([]*identity.Key, uint64) {
+	t.Helper()
+	hs := n.setup(3)
+	n.must(n.submit(n.owner, &ledgerpb.TransferHotspot{Nonce: n.nonce(n.owner), Hotspot: hs[0].Public().Bytes(), NewOwner: n.other.Public().Bytes()}))
+	l := n.l
+	e := l.NextEpoch()
+	n.must(l.RecordPoC(e, hs[0].Public(), 1, 2, "poc-0"))
+	n.must(l.RecordPoC(e, hs[0].Public(), 1, 2, "poc-0")) // retry: ignored
+	n.must(l.RecordPoC(e, hs[1].Public(), 1, 0, "poc-1"))
+	n.must(l.RecordPoC(e, hs[2].Public(), 0, 2, "poc-2"))
+	n.must(l.RecordDataTransfer(e, hs[1].Public(), 100, "dt-1"))
+	n.must(l.RecordDataTransfer(e, hs[2].Public(), 2000, "dt-2"))
+	n.must(l.RecordDataTransfer(e, hs[2].Public(), 2000, "dt-2"))
+	return hs, e
+}
+
+func TestEpochCloseRewards(t *testing.T) {
+	n := newNet(t)
+	hs, e := rewardScenario(t, n)
+	l := n.l
+	before := map[string]uint64{}
+	for _, k := range []*identity.Key{n.owner, n.other, n.admin, n.oracle} {
+		before[string(k.Address())] = balance(t, l, k).Tokens
+	}
+	if c, err := l.CloseDue(); err != nil || c != 0 {
+		t.Fatalf("closed early: %d %v", c, err)
+	}
+	n.clock.Advance(epochLen)
+	if c, err := l.CloseDue(); err != nil || c != 1 {
+		t.Fatalf("close: %d %v", c, err)
+	}
+	// emission 1,000,000: beacon 60,000 over 2 units, witness 240,000 over 4,
+	// data 500,000 over 2,100 DC capped at DC x 10 tokens, ops and oracles 70,000 each.
+	want := map[*identity.Key]uint64{
+		n.other:  30_000 + 120_000,
+		n.owner:  30_000 + 1_000 + 120_000 + 20_000,
+		n.admin:  70_000,
+		n.oracle: 70_000,
+	}
+	for k, w := range want {
+		if got := balance(t, l, k).Tokens - before[string(k.Address())]; got != w {
+			t.Errorf("%s paid %d, want %d", k.Address(), got, w)
+		}
+	}
+	eps := l.Epochs()
+	if len(eps) != 1 || eps[0].Epoch != e || eps[0].Emitted != 461_000 || len(eps[0].Root) != 64 || eps[0].Entries != 5 {
+		t.Fatalf("epochs: %+v", eps)
+	}
+	root, entries, err := l.Manifest(e)
+	n.must(err)
+	for i := 1; i < len(entries); i++ {
+		a, b := entries[i-1], entries[i]
+		if c := bytes.Compare(a.Account, b.Account); c > 0 || c == 0 && bytes.Compare(a.Hotspot, b.Hotspot) >= 0 {
+			t.Fatal("manifest not sorted by account then hotspot")
+		}
+	}
+	// every entry proves against the signed root; owner has two entries
+	for _, k := range []*identity.Key{n.owner, n.other, n.admin, n.oracle} {
+		proofs, err := l.Proofs(e, k.Public())
+		n.must(err)
+		for _, p := range proofs {
+			if err := merkle.VerifyProof(p.Entry, p, root, n.oracle.Public()); err != nil {
+				t.Fatalf("proof for %s: %v", k.Address(), err)
+			}
+			if err := merkle.VerifyProof(p.Entry, p, root, n.owner.Public()); !errors.Is(err, merkle.ErrBadRootSignature) {
+				t.Fatalf("proof accepted under another key: %v", err)
+			}
+		}
+		if k == n.owner && len(proofs) != 2 {
+			t.Fatalf("owner has %d proofs, want 2", len(proofs))
+		}
+	}
+	if ps, err := l.Proofs(e, hs[2].Public()); err != nil || len(ps) != 1 || !bytes.Equal(ps[0].Entry.Hotspot, hs[2].Public().Bytes()) {
+		t.Fatalf("proof by hotspot: %v %v", ps, err)
+	}
+	if _, err := l.Proofs(e, testKey(t, 55).Public()); !errors.Is(err, ErrNotInManifest) {
+		t.Fatalf("stranger: %v", err)
+	}
+	if _, err := l.Proofs(e+5, n.owner.Public()); !errors.Is(err, ErrUnknownEpoch) {
+		t.Fatalf("unknown epoch: %v", err)
+	}
+	// manifest read back from the journal after a restart gives the same proofs
+	n.open()
+	ps, err := n.l.Proofs(e, n.owner.Public())
+	n.must(err)
+	if err := merkle.VerifyProof(ps[0].Entry, ps[0], root, n.oracle.Public()); err != nil {
+		t.Fatal(err)
+	}
+	// inputs for a closed epoch are refused; unknown hotspots, bad units and future epochs too
+	for name, c := range map[string]struct {
+		err  error
+		want error
+	}{
+		"closed":  {n.l.RecordPoC(e, hs[0].Public(), 1, 1, "late"), ErrEpochClosed},
+		"unknown": {n.l.RecordPoC(e+1, testKey(t, 55).Public(), 1, 1, "x"), ErrUnknownHotspot},
+		"nan":     {n.l.RecordPoC(e+1, hs[0].Public(), math.NaN(), 1, "x"), ErrBadUnits},
+		"neg":     {n.l.RecordPoC(e+1, hs[0].Public(), -1, 1, "x"), ErrBadUnits},
+		"huge":    {n.l.RecordPoC(e+1, hs[0].Public(), 1e9, 1, "x"), ErrBadUnits},
+		"future":  {n.l.RecordPoC(e+3, hs[0].Public(), 1, 1, "x"), ErrFutureEpoch},
+		"key":     {n.l.RecordDataTransfer(e+1, hs[0].Public(), 1, ""), ErrMalformed},
+	} {
+		if !errors.Is(c.err, c.want) {
+			t.Errorf("%s: %v, want %v", name, c.err, c.want)
+		}
+	}
+}
+
+func TestEmptyEpochRoot(t *testing.T) {
+	n := newNet(t)
+	n.cfg.OperationsBP, n.cfg.OraclesBP = 0, 0
+	n.kv = NewMemKV()
+	n.open()
+	n.clock.Advance(3 * epochLen)
+	if c, err := n.l.CloseDue(); err != nil || c != 3 {
+		t.Fatalf("closed %d epochs: %v", c, err)
+	}
+	for _, ep := range n.l.Epochs() {
+		if ep.Root != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" || ep.Entries != 0 {
+			t.Fatalf("empty epoch root %q", ep.Root)
+		}
+		if err := merkle.VerifyRoot(ep.Signed, n.oracle.Public()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCloseCrash injects a failure at each step of a close, reopens the
+// ledger on the same store as a restarted process would, and checks the
+// result equals an uninterrupted run: paid exactly once.
+func TestCloseCrash(t *testing.T) {
+	ref := newNet(t)
+	rewardScenario(t, ref)
+	ref.must(ref.l.DebitDC(ref.maker.Public(), 25, "pkt"))
+	ref.clock.Advance(epochLen)
+	if _, err := ref.l.CloseDue(); err != nil {
+		t.Fatal(err)
+	}
+	want := snapshot(ref.l)
+
+	for _, step := range []string{"before_journal", "journal_commit", "after_journal"} {
+		t.Run(step, func(t *testing.T) {
+			n := newNet(t)
+			rewardScenario(t, n)
+			n.must(n.l.DebitDC(n.maker.Public(), 25, "pkt"))
+			n.clock.Advance(epochLen)
+			boom := errors.New("injected crash")
+			n.l.faults = func(s string) error {
+				if s == step {
+					return boom
+				}
+				return nil
+			}
+			if _, err := n.l.CloseDue(); !errors.Is(err, boom) {
+				t.Fatalf("close: %v", err)
+			}
+			n.open() // restart on the same store; the old instance is abandoned
+			if _, err := n.l.CloseDue(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := n.l.CloseDue(); err != nil {
+				t.Fatal(err)
+			}
+			if got := snapshot(n.l); got != want {
+				t.Fatalf("after a crash at %s:\n%s\n--- want ---\n%s", step, got, want)
+			}
+			// the epoch's inputs are gone from the store
+			left := 0
+			n.must(n.kv.Iterate(inputPrefix, func(k, v []byte) error { left++; return nil }))
+			if left != 0 {
+				t.Fatalf("%d reward inputs of the closed epoch left", left)
+			}
+		})
+	}
+}
+
+func TestDebitDC(t *testing.T) {
+	n := newNet(t)
+	l := n.l
+	payer := n.maker.Public()
+	start := l.DCBalance(payer)
+	n.must(l.DebitDC(payer, 10, "p1"))
+	n.must(l.DebitDC(payer, 10, "p1")) // retry: not charged twice
+	n.must(l.DebitDC(payer, 5, "p2"))
+	if got := l.DCBalance(payer); got != start-15 {
+		t.Fatalf("balance %d, want %d", got, start-15)
+	}
+	if err := l.DebitDC(payer, start, "p3"); !errors.Is(err, ErrInsufficientFunds) {
+		t.Fatalf("overdraft: %v", err)
+	}
+	if err := l.DebitDC(testKey(t, 44).Public(), 1, "p4"); !errors.Is(err, ErrInsufficientFunds) {
+		t.Fatalf("unknown payer: %v", err)
+	}
+	if err := l.DebitDC(payer, 0, "p5"); !errors.Is(err, ErrBadAmount) {
+		t.Fatalf("zero debit: %v", err)
+	}
+	h := l.Height()
+	n.clock.Advance(epochLen)
+	if _, err := l.CloseDue(); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := l.Account(n.maker.Public())
+	if a.PendingDC != 0 || a.DC != start-15 || l.Height() != h+1 {
+		t.Fatalf("after fold: %+v, height %d -> %d", a, h, l.Height())
+	}
+	n.must(l.DebitDC(payer, 10, "p1")) // late retry after the fold: still not charged
+	n.must(l.DebitDC(payer, 1, "p6"))
+	n.open()
+	if a, _ := n.l.Account(n.maker.Public()); a.PendingDC != 1 || a.DC != start-16 {
+		t.Fatalf("after restart: %+v", a)
+	}
+	// a close folds p6 and prunes p1, p2 (folded one epoch earlier)
+	n.clock.Advance(epochLen)
+	if _, err := n.l.CloseDue(); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	n.must(n.kv.Iterate(debitPrefix, func(k, v []byte) error { keys = append(keys, string(k)); return nil }))
+	if len(keys) != 1 || keys[0] != "d/p6" {
+		t.Fatalf("debit log after prune: %v", keys)
+	}
+}
+
+func TestRunClosesEpochs(t *testing.T) {
+	n := newNet(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.l.Run(ctx) }()
+	n.clock.Advance(2 * epochLen)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(n.l.Epochs()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := len(n.l.Epochs()); got != 2 {
+		t.Fatalf("Run closed %d epochs, want 2", got)
+	}
+	n.must(n.l.Close())
+	n.must(n.l.Close())
+	if err := n.l.Submit(nil); err == nil {
+		t.Fatal("submit after close accepted")
+	}
+	if err := n.l.DebitDC(n.maker.Public(), 1, "x"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("debit after close: %v", err)
+	}
+	if err := n.l.Run(context.Background()); err != nil {
+		t.Fatalf("Run after Close: %v", err)
+	}
+}
