@@ -1,0 +1,344 @@
+// Package mqttc is the MQTT client of hexnet's network services and hotspot
+// agent: a small wrapper over paho that connects by URL to the embedded
+// broker or an external one (Mosquitto, EMQX), logs in with a hexnet key
+// (a fresh signed token on every connect) or a plain password, reconnects
+// with backoff and restores its subscriptions after every reconnect.
+//
+// Message handlers run one at a time, in arrival order, on paho's router
+// goroutine: a handler must not block (no network calls, no waiting on a
+// full channel); hand the message off to a bounded queue and count drops.
+//
+// The package is free of cgo: the hotspot agent uses it.
+package mqttc
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/hexnet/hexnet/internal/broker/token"
+	"github.com/hexnet/hexnet/internal/identity"
+)
+
+// Defaults of Config.
+const (
+	DefaultConnectTimeout       = 10 * time.Second
+	DefaultKeepAlive            = 30 * time.Second
+	DefaultMaxReconnectInterval = time.Minute
+)
+
+// Sentinel errors.
+var (
+	ErrClosed  = errors.New("mqttc: client closed")
+	ErrRefused = errors.New("mqttc: subscription refused by the broker")
+	ErrConfig  = errors.New("mqttc: bad config")
+)
+
+// schemes are the URL schemes Dial accepts (paho dials them all).
+var schemes = map[string]bool{
+	"tcp": true, "mqtt": true, "ssl": true, "tls": true, "mqtts": true, "ws": true, "wss": true,
+}
+
+// Will is the message the broker publishes when the client vanishes without DISCONNECT.
+type Will struct {
+	Topic    string
+	Payload  []byte
+	QoS      byte
+	Retained bool
+}
+
+// Config configures a client.
+type Config struct {
+	// URL of the broker: tcp:// or mqtt:// (plain), ssl://, tls:// or mqtts://
+	// (TLS), ws:// or wss:// (MQTT over WebSocket), e.g. "tcp://127.0.0.1:1883".
+	URL string
+	// ClientID identifies the session; default the key's address when Key is set.
+	// The embedded broker requires a hotspot's client id to be its address,
+	// or its address followed by '-' and a suffix.
+	ClientID string
+	// Username and Password are plain credentials for external brokers; ignored when Key is set.
+	Username string
+	Password string
+	// Key logs in with username = its address and password = a signed
+	// timestamp token (package broker/token), made afresh on every (re)connect.
+	Key *identity.Key
+	// TLS configures TLS for ssl/tls/mqtts/wss URLs; nil uses the system roots.
+	TLS *tls.Config
+	// CleanSession discards the broker-side session on connect. The default,
+	// false, keeps it: QoS 1 messages sent while the client was away are
+	// delivered after it reconnects (this needs a stable, unique ClientID).
+	CleanSession bool
+	// Will, when set, is registered with the broker on every connect.
+	Will *Will
+	// ConnectTimeout bounds a connection attempt and Subscribe. Default 10s.
+	ConnectTimeout time.Duration
+	// KeepAlive is the MQTT keepalive. Default 30s.
+	KeepAlive time.Duration
+	// MaxReconnectInterval caps the exponential reconnect backoff (which starts at 1s). Default 1 min.
+	MaxReconnectInterval time.Duration
+	// OnConnect is called (on its own goroutine) after every connect and
+	// reconnect, once the subscriptions are restored.
+	OnConnect func(*Client)
+	// OnConnectionLost is called (on its own goroutine) when the connection drops.
+	OnConnectionLost func(error)
+	// Logger receives connection events. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock login tokens are made with. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.ClientID == "" && c.Key != nil {
+		c.ClientID = string(c.Key.Address())
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = DefaultKeepAlive
+	}
+	if c.MaxReconnectInterval <= 0 {
+		c.MaxReconnectInterval = DefaultMaxReconnectInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return fmt.Errorf("%w: url %q: %w", ErrConfig, c.URL, err)
+	}
+	if !schemes[u.Scheme] {
+		return fmt.Errorf("%w: url %q: scheme %q not one of tcp, mqtt, ssl, tls, mqtts, ws, wss", ErrConfig, c.URL, u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%w: url %q has no host", ErrConfig, c.URL)
+	}
+	if c.ClientID == "" && c.Key == nil {
+		return fmt.Errorf("%w: client id required without a key", ErrConfig)
+	}
+	if c.Will != nil && (c.Will.Topic == "" || c.Will.QoS > 2) {
+		return fmt.Errorf("%w: will needs a topic and a QoS of 0, 1 or 2", ErrConfig)
+	}
+	return nil
+}
+
+// Handler receives a message's topic and payload; the payload is the
+// handler's to keep.
+type Handler func(topic string, payload []byte)
+
+type subscription struct {
+	qos     byte
+	handler Handler
+}
+
+// Client is a connected MQTT client; it reconnects by itself until Close.
+type Client struct {
+	cfg Config
+	pc  paho.Client
+	log *slog.Logger
+
+	mu     sync.Mutex
+	subs   map[string]subscription
+	closed bool
+}
+
+// Dial connects to the broker of cfg.URL and returns once the broker accepted
+// the connection, or with the error of the first attempt (or ctx's).
+// Later connection losses are repaired in the background.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	c := &Client{cfg: cfg, subs: map[string]subscription{}}
+	c.log = cfg.Logger.With("component", "mqttc", "client_id", cfg.ClientID)
+
+	o := paho.NewClientOptions().
+		AddBroker(cfg.URL).
+		SetClientID(cfg.ClientID).
+		SetProtocolVersion(4).
+		SetCleanSession(cfg.CleanSession).
+		SetOrderMatters(true).
+		SetConnectTimeout(cfg.ConnectTimeout).
+		SetWriteTimeout(cfg.ConnectTimeout).
+		SetKeepAlive(cfg.KeepAlive).
+		SetPingTimeout(cfg.ConnectTimeout).
+		SetAutoReconnect(true).
+		SetConnectRetry(false).
+		SetMaxReconnectInterval(cfg.MaxReconnectInterval).
+		SetOnConnectHandler(func(paho.Client) { c.onConnect() }).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			c.log.Warn("mqtt connection lost", "error", err)
+			if cfg.OnConnectionLost != nil {
+				cfg.OnConnectionLost(err)
+			}
+		})
+	if cfg.TLS != nil {
+		o.SetTLSConfig(cfg.TLS)
+	}
+	if cfg.Key != nil {
+		key, now := cfg.Key, cfg.Now
+		user := string(key.Address())
+		o.SetCredentialsProvider(func() (string, string) {
+			return user, token.Password(key, now())
+		})
+	} else if cfg.Username != "" || cfg.Password != "" {
+		o.SetUsername(cfg.Username).SetPassword(cfg.Password)
+	}
+	if w := cfg.Will; w != nil {
+		o.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retained)
+	}
+	c.pc = paho.NewClient(o)
+	if err := wait(ctx, c.pc.Connect()); err != nil {
+		c.pc.Disconnect(0)
+		return nil, fmt.Errorf("mqttc: connect %s: %w", cfg.URL, err)
+	}
+	return c, nil
+}
+
+// wait waits for a paho token or ctx.
+func wait(ctx context.Context, t paho.Token) error {
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// onConnect restores the subscriptions and calls the user's callback.
+func (c *Client) onConnect() {
+	c.mu.Lock()
+	subs := make(map[string]subscription, len(c.subs))
+	for f, s := range c.subs {
+		subs[f] = s
+	}
+	c.mu.Unlock()
+	c.log.Info("mqtt connected", "url", c.cfg.URL, "subscriptions", len(subs))
+	for f, s := range subs {
+		if err := c.subscribe(f, s); err != nil {
+			c.log.Error("mqtt resubscribe failed", "topic", f, "error", err)
+		}
+	}
+	if c.cfg.OnConnect != nil {
+		c.cfg.OnConnect(c)
+	}
+}
+
+// Connected reports whether the client is connected right now.
+func (c *Client) Connected() bool { return c.pc.IsConnectionOpen() }
+
+// Publish sends payload to topic and, for QoS 1 and 2, waits for the broker's
+// acknowledgement or ctx. While disconnected, QoS 1/2 messages wait in
+// memory and go out after the reconnect.
+func (c *Client) Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
+	if c.isClosed() {
+		return ErrClosed
+	}
+	if err := wait(ctx, c.pc.Publish(topic, qos, retained, payload)); err != nil {
+		return fmt.Errorf("mqttc: publish %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Subscribe subscribes to filter and routes its messages to h, now and
+// after every reconnect. It fails with ErrRefused when the broker refuses
+// the filter. See the package doc: h must not block.
+func (c *Client) Subscribe(filter string, qos byte, h Handler) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	s := subscription{qos: qos, handler: h}
+	c.subs[filter] = s
+	c.mu.Unlock()
+	if err := c.subscribe(filter, s); err != nil {
+		if errors.Is(err, ErrRefused) {
+			c.mu.Lock()
+			delete(c.subs, filter)
+			c.mu.Unlock()
+		}
+		return err
+	}
+	return nil
+}
+
+// Unsubscribe drops a subscription.
+func (c *Client) Unsubscribe(filter string) error {
+	c.mu.Lock()
+	delete(c.subs, filter)
+	c.mu.Unlock()
+	t := c.pc.Unsubscribe(filter)
+	if !t.WaitTimeout(c.cfg.ConnectTimeout) {
+		return fmt.Errorf("mqttc: unsubscribe %s: timed out", filter)
+	}
+	if err := t.Error(); err != nil {
+		return fmt.Errorf("mqttc: unsubscribe %s: %w", filter, err)
+	}
+	return nil
+}
+
+// subscribe sends one SUBSCRIBE and checks the SUBACK. Mochi shares one
+// packet id space between a client's requests and its own deliveries and
+// answers 0x91 "packet identifier in use" on a clash; paho takes a new id on retry.
+func (c *Client) subscribe(filter string, s subscription) error {
+	h := s.handler
+	cb := func(_ paho.Client, m paho.Message) { h(m.Topic(), m.Payload()) }
+	for range 5 {
+		t := c.pc.Subscribe(filter, s.qos, cb)
+		if !t.WaitTimeout(c.cfg.ConnectTimeout) {
+			return fmt.Errorf("mqttc: subscribe %s: timed out", filter)
+		}
+		if err := t.Error(); err != nil {
+			return fmt.Errorf("mqttc: subscribe %s: %w", filter, err)
+		}
+		var code byte
+		for _, v := range t.(*paho.SubscribeToken).Result() {
+			code = v
+		}
+		switch {
+		case code == 0x91:
+			continue
+		case code >= 0x80:
+			return fmt.Errorf("%w: %s (code %#x)", ErrRefused, filter, code)
+		}
+		return nil
+	}
+	return fmt.Errorf("mqttc: subscribe %s: packet identifier kept clashing", filter)
+}
+
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// Close disconnects cleanly (the broker then drops the will) and stops reconnecting.
+// A second Close returns nil.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.pc.Disconnect(250)
+	return nil
+}

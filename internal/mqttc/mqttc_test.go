@@ -1,0 +1,268 @@
+package mqttc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hexnet/hexnet/internal/broker"
+	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/wire"
+)
+
+const waitFor = 10 * time.Second
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func testKey(t testing.TB, b byte) *identity.Key {
+	t.Helper()
+	k, err := identity.FromSeed(bytes.Repeat([]byte{b}, identity.SeedSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+type clock struct{ ms atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.UnixMilli(c.ms.Load()) }
+func (c *clock) Advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
+
+// runBroker starts an embedded broker on addr and returns its address and a stop func.
+func runBroker(t *testing.T, addr string, now func() time.Time, services ...*identity.Key) (string, func()) {
+	t.Helper()
+	var svc []string
+	for _, k := range services {
+		svc = append(svc, string(k.Address()))
+	}
+	b, err := broker.New(broker.Config{Addr: addr, Services: svc}, broker.Deps{Logger: quiet(), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- b.Run(ctx) }()
+	select {
+	case <-b.Ready():
+	case err := <-errc:
+		t.Fatalf("broker: %v", err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-errc
+		}
+	}
+	t.Cleanup(stop)
+	return b.Addr(), stop
+}
+
+func dial(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = quiet()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	c, err := Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+type message struct{ topic, payload string }
+
+func collector() (Handler, chan message) {
+	ch := make(chan message, 64)
+	return func(topic string, payload []byte) { ch <- message{topic, string(payload)} }, ch
+}
+
+func next(t *testing.T, ch chan message) message {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(waitFor):
+		t.Fatal("no message")
+		return message{}
+	}
+}
+
+func TestPublishSubscribeWithKey(t *testing.T) {
+	clk := &clock{}
+	clk.ms.Store(time.Now().UnixMilli())
+	svcKey, hsKey := testKey(t, 10), testKey(t, 1)
+	addr, _ := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
+	url := "tcp://" + addr
+
+	svc := dial(t, Config{URL: url, ClientID: "router", Key: svcKey, Now: clk.Now, CleanSession: true})
+	hs := dial(t, Config{URL: url, Key: hsKey, Now: clk.Now, CleanSession: true})
+
+	h, ups := collector()
+	if err := svc.Subscribe(wire.UpFilter, 1, h); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := hs.Publish(ctx, wire.UpTopic(7), 1, false, []byte("uplink")); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, ups); got != (message{wire.UpTopic(7), "uplink"}) {
+		t.Errorf("got %+v", got)
+	}
+
+	// The broker's topic rules reach the caller as ErrRefused.
+	hsAddr := string(hsKey.Address())
+	other := string(testKey(t, 2).Address())
+	if err := hs.Subscribe(wire.DownTopic(other), 1, h); !errors.Is(err, ErrRefused) {
+		t.Errorf("subscribe to another's down = %v, want ErrRefused", err)
+	}
+	dh, downs := collector()
+	if err := hs.Subscribe(wire.DownTopic(hsAddr), 1, dh); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Publish(ctx, wire.DownTopic(hsAddr), 1, false, []byte("txpk")); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, downs); got.payload != "txpk" {
+		t.Errorf("down = %+v", got)
+	}
+}
+
+// A broker restart forces a reconnect: the client must log in with a fresh
+// token (the clock moved past the old one's window) and resubscribe.
+func TestReconnectRefreshesTokenAndResubscribes(t *testing.T) {
+	clk := &clock{}
+	clk.ms.Store(time.Now().UnixMilli())
+	svcKey, hsKey := testKey(t, 10), testKey(t, 1)
+	addr, stop := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
+	url := "tcp://" + addr
+
+	connects := make(chan struct{}, 8)
+	svc := dial(t, Config{URL: url, ClientID: "router", Key: svcKey, Now: clk.Now, CleanSession: true,
+		MaxReconnectInterval: 200 * time.Millisecond,
+		OnConnect:            func(*Client) { connects <- struct{}{} }})
+	<-connects // the first connect
+	h, ups := collector()
+	if err := svc.Subscribe(wire.UpFilter, 1, h); err != nil {
+		t.Fatal(err)
+	}
+
+	stop()
+	clk.Advance(10 * time.Minute)
+	runBroker(t, addr, clk.Now, svcKey)
+	select {
+	case <-connects:
+	case <-time.After(waitFor):
+		t.Fatal("no reconnect")
+	}
+	hs := dial(t, Config{URL: url, Key: hsKey, Now: clk.Now, CleanSession: true})
+	if err := hs.Publish(context.Background(), wire.UpTopic(1), 1, false, []byte("after restart")); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, ups); got.payload != "after restart" {
+		t.Errorf("got %+v", got)
+	}
+}
+
+func TestDialErrors(t *testing.T) {
+	clk := &clock{}
+	clk.ms.Store(time.Now().UnixMilli())
+	addr, _ := runBroker(t, "127.0.0.1:0", clk.Now)
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"bad scheme", Config{URL: "http://" + addr, ClientID: "x"}},
+		{"no host", Config{URL: "tcp://", ClientID: "x"}},
+		{"unparsable", Config{URL: "tcp://[::1", ClientID: "x"}},
+		{"no client id", Config{URL: "tcp://" + addr}},
+		{"will without topic", Config{URL: "tcp://" + addr, ClientID: "x", Will: &Will{QoS: 1}}},
+		{"anonymous refused", Config{URL: "tcp://" + addr, ClientID: "x"}},
+		{"plain password refused", Config{URL: "tcp://" + addr, ClientID: "x", Username: "u", Password: "p"}},
+		{"stale clock", Config{URL: "tcp://" + addr, Key: testKey(t, 1),
+			Now: func() time.Time { return clk.Now().Add(-time.Hour) }}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Logger = quiet()
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			c, err := Dial(ctx, tc.cfg)
+			if err == nil {
+				_ = c.Close()
+				t.Fatal("Dial succeeded")
+			}
+		})
+	}
+	// Nobody listening: the first attempt's error comes back.
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if _, err := Dial(ctx, Config{URL: "tcp://127.0.0.1:1", ClientID: "x", Logger: quiet()}); err == nil {
+		t.Error("Dial to a closed port succeeded")
+	}
+}
+
+func TestWillAndClose(t *testing.T) {
+	clk := &clock{}
+	clk.ms.Store(time.Now().UnixMilli())
+	svcKey, hsKey := testKey(t, 10), testKey(t, 1)
+	addr, _ := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
+	url := "tcp://" + addr
+	hsAddr := string(hsKey.Address())
+
+	svc := dial(t, Config{URL: url, ClientID: "router", Key: svcKey, Now: clk.Now, CleanSession: true})
+	h, states := collector()
+	if err := svc.Subscribe(wire.StateFilter, 1, h); err != nil {
+		t.Fatal(err)
+	}
+	hs := dial(t, Config{URL: url, Key: hsKey, Now: clk.Now,
+		Will: &Will{Topic: wire.StateTopic(hsAddr), Payload: []byte("offline"), QoS: 1}})
+	if err := hs.Publish(context.Background(), wire.StateTopic(hsAddr), 1, false, []byte("online")); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, states); got.payload != "online" {
+		t.Fatalf("got %+v", got)
+	}
+	if err := hs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := hs.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+	if err := hs.Publish(context.Background(), wire.UpTopic(1), 1, false, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("Publish after Close = %v", err)
+	}
+	if err := hs.Subscribe(wire.EntropyTopic, 1, h); !errors.Is(err, ErrClosed) {
+		t.Errorf("Subscribe after Close = %v", err)
+	}
+	// A clean disconnect sends no will: a marker published afterwards arrives first.
+	if err := svc.Publish(context.Background(), wire.StateTopic("marker"), 1, false, []byte("marker")); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, states); got.payload != "marker" {
+		t.Errorf("got %+v before the marker", got)
+	}
+}
+
+func TestPublishHonoursContext(t *testing.T) {
+	clk := &clock{}
+	clk.ms.Store(time.Now().UnixMilli())
+	svcKey := testKey(t, 10)
+	addr, stop := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
+	c := dial(t, Config{URL: "tcp://" + addr, ClientID: "router", Key: svcKey, Now: clk.Now, CleanSession: true})
+	stop() // no broker: a QoS 1 publish cannot be acknowledged
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Publish(ctx, wire.UpTopic(1), 1, false, []byte("x")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Publish with cancelled ctx = %v", err)
+	}
+}
