@@ -83,6 +83,10 @@ type Config struct {
 	KeepAlive time.Duration
 	// MaxReconnectInterval caps the exponential reconnect backoff (which starts at 1s). Default 1 min.
 	MaxReconnectInterval time.Duration
+	// Subscriptions are made on every connect, starting with the first. Their
+	// handlers are in place before the first CONNECT, so messages the broker
+	// kept for a persistent session (CleanSession false) are not lost.
+	Subscriptions []Subscription
 	// OnConnect is called (on its own goroutine) after every connect and
 	// reconnect, once the subscriptions are restored.
 	OnConnect func(*Client)
@@ -134,6 +138,11 @@ func (c Config) Validate() error {
 	if c.Will != nil && (c.Will.Topic == "" || c.Will.QoS > 2) {
 		return fmt.Errorf("%w: will needs a topic and a QoS of 0, 1 or 2", ErrConfig)
 	}
+	for _, s := range c.Subscriptions {
+		if s.Filter == "" || s.QoS > 2 || s.Handler == nil {
+			return fmt.Errorf("%w: subscription %q needs a filter, a QoS of 0, 1 or 2 and a handler", ErrConfig, s.Filter)
+		}
+	}
 	return nil
 }
 
@@ -141,9 +150,21 @@ func (c Config) Validate() error {
 // handler's to keep.
 type Handler func(topic string, payload []byte)
 
+// Subscription is a topic filter with its QoS and handler.
+type Subscription struct {
+	Filter  string
+	QoS     byte
+	Handler Handler
+}
+
 type subscription struct {
 	qos     byte
 	handler Handler
+}
+
+// route adapts a Handler to paho.
+func route(h Handler) paho.MessageHandler {
+	return func(_ paho.Client, m paho.Message) { h(m.Topic(), m.Payload()) }
 }
 
 // Client is a connected MQTT client; it reconnects by itself until Close.
@@ -204,6 +225,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		o.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retained)
 	}
 	c.pc = paho.NewClient(o)
+	for _, sub := range cfg.Subscriptions {
+		c.subs[sub.Filter] = subscription{qos: sub.QoS, handler: sub.Handler}
+		c.pc.AddRoute(sub.Filter, route(sub.Handler))
+	}
 	if err := wait(ctx, c.pc.Connect()); err != nil {
 		c.pc.Disconnect(0)
 		return nil, fmt.Errorf("mqttc: connect %s: %w", cfg.URL, err)
@@ -298,8 +323,7 @@ func (c *Client) Unsubscribe(filter string) error {
 // packet id space between a client's requests and its own deliveries and
 // answers 0x91 "packet identifier in use" on a clash; paho takes a new id on retry.
 func (c *Client) subscribe(filter string, s subscription) error {
-	h := s.handler
-	cb := func(_ paho.Client, m paho.Message) { h(m.Topic(), m.Payload()) }
+	cb := route(s.handler)
 	for range 5 {
 		t := c.pc.Subscribe(filter, s.qos, cb)
 		if !t.WaitTimeout(c.cfg.ConnectTimeout) {

@@ -266,3 +266,33 @@ func TestPublishHonoursContext(t *testing.T) {
 		t.Errorf("Publish with cancelled ctx = %v", err)
 	}
 }
+
+// With a persistent session, QoS 1 messages published while the subscriber
+// was away reach it on its next Dial, through Config.Subscriptions.
+func TestPersistentSessionQueuesQoS1(t *testing.T) {
+	clk := &clock{}
+	clk.ms.Store(time.Now().UnixMilli())
+	svcKey, hsKey := testKey(t, 10), testKey(t, 1)
+	addr, _ := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
+	url := "tcp://" + addr
+	h, ups := collector()
+	cfg := Config{URL: url, ClientID: "router", Key: svcKey, Now: clk.Now,
+		Subscriptions: []Subscription{{Filter: wire.UpFilter, QoS: 1, Handler: h}}}
+	sub := dial(t, cfg)
+	hs := dial(t, Config{URL: url, Key: hsKey, Now: clk.Now, CleanSession: true})
+	ctx := context.Background()
+	if err := hs.Publish(ctx, wire.UpTopic(2), 1, false, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, ups); got.payload != "first" {
+		t.Fatalf("got %+v", got)
+	}
+	_ = sub.Close()
+	if err := hs.Publish(ctx, wire.UpTopic(2), 1, false, []byte("while away")); err != nil {
+		t.Fatal(err)
+	}
+	dial(t, cfg)
+	if got := next(t, ups); got.payload != "while away" {
+		t.Errorf("got %+v", got)
+	}
+}
