@@ -160,6 +160,7 @@ type Subscription struct {
 type subscription struct {
 	qos     byte
 	handler Handler
+	pending bool // to be (re)subscribed on the next connect
 }
 
 // route adapts a Handler to paho.
@@ -203,6 +204,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		SetConnectRetry(false).
 		SetMaxReconnectInterval(cfg.MaxReconnectInterval).
 		SetOnConnectHandler(func(paho.Client) { c.onConnect() }).
+		// Called synchronously before every reconnect attempt, so always
+		// before the OnConnect of that connection.
+		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { c.markPending() }).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			c.log.Warn("mqtt connection lost", "error", err)
 			if cfg.OnConnectionLost != nil {
@@ -226,7 +230,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.pc = paho.NewClient(o)
 	for _, sub := range cfg.Subscriptions {
-		c.subs[sub.Filter] = subscription{qos: sub.QoS, handler: sub.Handler}
+		c.subs[sub.Filter] = subscription{qos: sub.QoS, handler: sub.Handler, pending: true}
 		c.pc.AddRoute(sub.Filter, route(sub.Handler))
 	}
 	if err := wait(ctx, c.pc.Connect()); err != nil {
@@ -246,15 +250,32 @@ func wait(ctx context.Context, t paho.Token) error {
 	}
 }
 
-// onConnect restores the subscriptions and calls the user's callback.
+// markPending marks every subscription for renewal on the next connect.
+func (c *Client) markPending() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for f, s := range c.subs {
+		s.pending = true
+		c.subs[f] = s
+	}
+}
+
+// onConnect restores the subscriptions the broker may have lost and calls
+// the user's callback. Only pending ones are renewed: a Subscribe made on
+// this very connection must not be repeated (each SUBSCRIBE makes the broker
+// send its retained messages again).
 func (c *Client) onConnect() {
 	c.mu.Lock()
-	subs := make(map[string]subscription, len(c.subs))
+	subs := map[string]subscription{}
 	for f, s := range c.subs {
-		subs[f] = s
+		if s.pending {
+			s.pending = false
+			c.subs[f] = s
+			subs[f] = s
+		}
 	}
 	c.mu.Unlock()
-	c.log.Info("mqtt connected", "url", c.cfg.URL, "subscriptions", len(subs))
+	c.log.Info("mqtt connected", "url", c.cfg.URL, "resubscribed", len(subs))
 	for f, s := range subs {
 		if err := c.subscribe(f, s); err != nil {
 			c.log.Error("mqtt resubscribe failed", "topic", f, "error", err)
@@ -283,7 +304,8 @@ func (c *Client) Publish(ctx context.Context, topic string, qos byte, retained b
 
 // Subscribe subscribes to filter and routes its messages to h, now and
 // after every reconnect. It fails with ErrRefused when the broker refuses
-// the filter. See the package doc: h must not block.
+// the filter; after another error (not connected, timeout) the subscription
+// is kept and made on the next reconnect. See the package doc: h must not block.
 func (c *Client) Subscribe(filter string, qos byte, h Handler) error {
 	c.mu.Lock()
 	if c.closed {
@@ -294,11 +316,14 @@ func (c *Client) Subscribe(filter string, qos byte, h Handler) error {
 	c.subs[filter] = s
 	c.mu.Unlock()
 	if err := c.subscribe(filter, s); err != nil {
+		c.mu.Lock()
 		if errors.Is(err, ErrRefused) {
-			c.mu.Lock()
 			delete(c.subs, filter)
-			c.mu.Unlock()
+		} else if cur, ok := c.subs[filter]; ok {
+			cur.pending = true // retried on the next connect
+			c.subs[filter] = cur
 		}
+		c.mu.Unlock()
 		return err
 	}
 	return nil
