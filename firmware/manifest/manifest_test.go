@@ -149,3 +149,21 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeIndex(f *testing.F) {
+	f.Add([]byte(`{"channel":"stable","version":"1.2.0","manifests":{"arm64":{"url":"/api/v1/releases/stable/files/arm64/manifest.json","sha256":"` + strings.Repeat("ab", 32) + `"}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ix, err := DecodeIndex(data)
+		if err != nil {
+			return
+		}
+		if _, err := json.Marshal(ix); err != nil {
+			t.Fatal(err)
+		}
+		for arch, e := range ix.Manifests {
+			if e.URL == "" || len(e.SHA256) != 64 || arch == "" {
+				t.Fatalf("accepted entry %q %+v", arch, e)
+			}
+		}
+	})
+}
