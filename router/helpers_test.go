@@ -76,7 +76,7 @@ func (failingDC) Debit(string, uint64, []byte) (bool, error) {
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	r        *Router
 	clk      *clock.Manual
 	routes   *routes.Service
@@ -100,7 +100,7 @@ var (
 	devAddr = lorawan.DevAddr{0x48, 0, 0, 0x10}
 )
 
-func newEnv(t *testing.T, cfg Config, mod func(*Deps)) *env {
+func newEnv(t testing.TB, cfg Config, mod func(*Deps)) *env {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
