@@ -23,6 +23,8 @@ var (
 var marshalOpts = proto.MarshalOptions{Deterministic: true}
 
 // Marshal encodes m deterministically and refuses a result over MaxMessageSize.
+// A message with every field at its default encodes to zero bytes, which
+// Unmarshal refuses (ErrEmpty): every wire message carries at least a signer.
 func Marshal(m proto.Message) ([]byte, error) {
 	b, err := marshalOpts.Marshal(m)
 	if err != nil {

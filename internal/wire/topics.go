@@ -2,6 +2,7 @@ package wire
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -75,30 +76,48 @@ type Parsed struct {
 	Channel   string // release
 }
 
+// ErrBadTopic is returned for a topic that is not one of DESIGN.md §4's.
+var ErrBadTopic = errors.New("wire: bad topic")
+
+// validSegment reports whether a variable topic segment (an address or a
+// release channel) is plain text: no MQTT wildcards, separators, spaces or
+// control characters, at most 64 bytes.
+func validSegment(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == '+' || r == '#' || r == '/' || r == 0x7f || r > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // ParseTopic takes a concrete topic (no wildcards) apart.
 func ParseTopic(t string) (Parsed, error) {
 	rest, ok := strings.CutPrefix(t, Prefix)
 	if !ok {
-		return Parsed{}, fmt.Errorf("wire: topic %q lacks prefix %q", t, Prefix)
+		return Parsed{}, fmt.Errorf("%w: %q lacks prefix %q", ErrBadTopic, t, Prefix)
 	}
 	parts := strings.Split(rest, "/")
-	bad := fmt.Errorf("wire: unknown topic %q", t)
+	bad := fmt.Errorf("%w: unknown topic %q", ErrBadTopic, t)
 	switch {
 	case len(parts) == 1 && parts[0] == "entropy":
 		return Parsed{Kind: KindEntropy}, nil
 	case len(parts) == 2 && (parts[0] == "up" || parts[0] == "poc"):
 		p, err := strconv.Atoi(parts[1])
 		if err != nil || p < 0 || p >= Partitions || strconv.Itoa(p) != parts[1] {
-			return Parsed{}, fmt.Errorf("wire: bad partition in %q", t)
+			return Parsed{}, fmt.Errorf("%w: bad partition in %q", ErrBadTopic, t)
 		}
 		k := KindUp
 		if parts[0] == "poc" {
 			k = KindPoC
 		}
 		return Parsed{Kind: k, Partition: p}, nil
-	case len(parts) == 2 && parts[0] == "release" && parts[1] != "":
+	case len(parts) == 2 && parts[0] == "release" && validSegment(parts[1]):
 		return Parsed{Kind: KindRelease, Channel: parts[1]}, nil
-	case len(parts) == 3 && parts[0] == "hotspot" && parts[1] != "":
+	case len(parts) == 3 && parts[0] == "hotspot" && validSegment(parts[1]):
 		k := map[string]Kind{"state": KindState, "down": KindDown, "txack": KindTxAck, "config": KindConfig}[parts[2]]
 		if k == KindUnknown {
 			return Parsed{}, bad

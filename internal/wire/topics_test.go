@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"crypto/sha256"
+	"errors"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -190,6 +191,23 @@ func TestPartitionRange(t *testing.T) {
 		}
 		if !strings.HasSuffix(wire.PoCTopic(p), "/"+strconv.Itoa(p)) {
 			t.Fatalf("PoCTopic(%d) = %q", p, wire.PoCTopic(p))
+		}
+	}
+}
+
+func TestParseTopicRejectsWildcardsAndJunkSegments(t *testing.T) {
+	for _, topic := range []string{
+		wire.Prefix + "hotspot/+/state",
+		wire.Prefix + "hotspot/#/down",
+		wire.Prefix + "hotspot/a b/state",
+		wire.Prefix + "hotspot/a\x00b/state",
+		wire.Prefix + "release/#",
+		wire.Prefix + "release/+",
+		wire.Prefix + "release/ch\u00e9",
+		wire.Prefix + "hotspot/" + strings.Repeat("x", 65) + "/state",
+	} {
+		if _, err := wire.ParseTopic(topic); !errors.Is(err, wire.ErrBadTopic) {
+			t.Errorf("wire.ParseTopic(%q) = %v, want wire.ErrBadTopic", topic, err)
 		}
 	}
 }
