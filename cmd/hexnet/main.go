@@ -23,6 +23,7 @@ usage:
   hexnet keys show FILE                    print a key file's address and three-word name
   hexnet lorawan decode HEX|BASE64 [--nwkskey K] [--appskey K] [--appkey K]
                                            decode a LoRaWAN PHYPayload as JSON
+  hexnet firmware build|verify|flash ...   build a signed agent bundle, check one, provision a gateway's root filesystem
   hexnet version                           print the version
 `
 
@@ -45,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return runConfigPrint(args[2:], stdout, stderr)
+	case "firmware":
+		return runFirmware(args[1:], stdout, stderr)
 	case "serve":
 		return runServe(args[1:], stdout, stderr)
 	case "-h", "--help", "help":

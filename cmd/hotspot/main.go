@@ -27,6 +27,7 @@ usage:
   hotspot keys generate --out FILE      create the hotspot key
   hotspot keys show FILE                print the hotspot's address and name
   hotspot config print [--config FILE]  print the configuration with its defaults, annotated
+  hotspot diag [--config FILE]          check key, forwarder, broker, region, version, disk and clock
   hotspot version                       print the version
 `
 
@@ -55,6 +56,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "diag":
+		cfg, code := loadConfig(args[1:], stderr)
+		if code != 0 {
+			return code
+		}
+		return runDiag(cfg, stdout)
 	case "run":
 		cfg, code := loadConfig(args[1:], stderr)
 		if code != 0 {
