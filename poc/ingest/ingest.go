@@ -1,0 +1,682 @@
+// Package ingest is the PoC oracle's pipeline from MQTT to verdicts
+// (DESIGN.md §4–§5): it admits reports (server receive time, size, decoding,
+// onboarding, signature, duplicate hash), persists each accepted report
+// durably before Handle returns (so the QoS 1 acknowledgement that follows
+// loses nothing), joins beacons with their witnesses by beacon data, runs
+// poc/verify on each group when its witness window closes, and stores,
+// indexes and publishes every verdict with its reward units, feeding the
+// reciprocity history, the density map and the reward accumulator.
+//
+// Admission batches itself: concurrent Handle calls queue behind one leader
+// that checks all their signatures in one batch verification and commits all
+// accepted reports in one synced store batch (group commit), then hands the
+// lead to the next waiting call.
+//
+// Store layout (relative to Deps.Store):
+//
+//	p/<report hash>                          → receive time ‖ payload (persisted, not yet judged)
+//	d/<report hash>                          → expiry (dedup set)
+//	r/<result id>                            → result record
+//	t/<receive time>/<result id>             → ""  (time index, replayed at start)
+//	h/<hotspot key>/<^receive time>/<id><b|w> → ""  (per-hotspot index, newest first)
+package ingest
+
+import (
+	"container/heap"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hexnet/hexnet/internal/clock"
+	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/store"
+	"github.com/hexnet/hexnet/poc"
+	"github.com/hexnet/hexnet/poc/density"
+	"github.com/hexnet/hexnet/poc/rewards"
+	"github.com/hexnet/hexnet/poc/verify"
+)
+
+// Sentinel errors.
+var (
+	// ErrRejected wraps every rejection returned by Handle; RejectError
+	// carries the reason. A rejected report is acknowledged and forgotten.
+	ErrRejected = errors.New("ingest: report rejected")
+	// ErrStore is returned by Handle when the report could not be persisted;
+	// the caller should not acknowledge it, so that it is redelivered.
+	ErrStore = errors.New("ingest: store failure")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("ingest: closed")
+	// ErrMissingDep is returned by New when a required dependency is nil.
+	ErrMissingDep = errors.New("ingest: missing dependency")
+)
+
+// RejectError is a rejection with its reason.
+type RejectError struct {
+	Reason poc.Reason
+	Err    error // detail, may be nil
+}
+
+func (e *RejectError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("ingest: report rejected: %s: %v", e.Reason, e.Err)
+	}
+	return "ingest: report rejected: " + e.Reason.String()
+}
+
+// Unwrap makes errors.Is(err, ErrRejected) true.
+func (e *RejectError) Unwrap() error { return ErrRejected }
+
+// ReasonOf returns the reason of a Handle error (ReasonNone for nil, and
+// ReasonUnknownError for a store failure).
+func ReasonOf(err error) poc.Reason {
+	var re *RejectError
+	switch {
+	case err == nil:
+		return poc.ReasonNone
+	case errors.As(err, &re):
+		return re.Reason
+	}
+	return poc.ReasonUnknownError
+}
+
+// Deps are the pipeline's collaborators.
+type Deps struct {
+	// Store is the pipeline's key space (required).
+	Store *store.Space
+	// Registry says which hotspots are onboarded and asserted (required).
+	Registry verify.Registry
+	// Verifier applies the rules (required). Build it with History below and
+	// without a Scale: the pipeline applies the density scale itself, after
+	// counting the beaconer as interactive.
+	Verifier *verify.Verifier
+	// History is the reciprocity and schedule history the Verifier reads
+	// (required); the pipeline records every verdict into it and rebuilds
+	// it from the stored results at start.
+	History *verify.MemHistory
+	// Density is the live density map (optional; nil: every scale is 1).
+	Density *density.Map
+	// Rewards receives the units of every verdict per epoch (optional).
+	Rewards *rewards.Accumulator
+	// Keys caches expanded hotspot keys (optional; default a cache of
+	// Config.KeyCacheSize).
+	Keys *identity.KeyCache
+	// Clock stamps receive times and closes windows (default the real clock).
+	Clock clock.Clock
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// Metrics receives the pipeline's metrics (optional).
+	Metrics prometheus.Registerer
+}
+
+// item is one admitted report.
+type item struct {
+	hash    [32]byte
+	at      time.Time
+	payload []byte
+	rep     verify.Report
+
+	// admission hand-off
+	wake chan struct{}
+	lead bool
+	err  error
+}
+
+// Pipeline is the ingest pipeline.
+type Pipeline struct {
+	cfg    Config
+	deps   Deps
+	vcfg   verify.Config
+	clock  clock.Clock
+	log    *slog.Logger
+	m      *metrics
+	queue  chan *item
+	wakeup chan struct{}
+
+	// admission
+	amu     sync.Mutex
+	waitq   []*item
+	leading bool
+	closed  atomic.Bool
+	backlog atomic.Bool
+
+	// verifier state, guarded by wmu
+	wmu      sync.Mutex
+	groups   map[string]*group
+	held     map[[32]byte]struct{}
+	due      dueHeap
+	gen      uint64
+	waiting  int
+	closedG  map[string]closedInfo
+	closedQ  []closedEntry
+	subs     []func(Result)
+	recBuf   []byte
+	lastSwep time.Time
+
+	runMu   sync.Mutex
+	running bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// New builds a pipeline; it starts nothing.
+func New(cfg Config, deps Deps) (*Pipeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil || deps.Registry == nil || deps.Verifier == nil || deps.History == nil {
+		return nil, ErrMissingDep
+	}
+	if deps.Keys == nil {
+		deps.Keys = identity.NewKeyCache(cfg.KeyCacheSize)
+	}
+	if deps.Clock == nil {
+		deps.Clock = clock.Real{}
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	m, err := newMetrics(deps.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: metrics: %w", err)
+	}
+	return &Pipeline{
+		cfg: cfg, deps: deps, vcfg: deps.Verifier.Config(), clock: deps.Clock, log: deps.Logger, m: m,
+		queue:   make(chan *item, cfg.QueueSize),
+		wakeup:  make(chan struct{}, 1),
+		groups:  map[string]*group{},
+		held:    map[[32]byte]struct{}{},
+		closedG: map[string]closedInfo{},
+		done:    make(chan struct{}),
+	}, nil
+}
+
+// OnResult registers fn to receive every result after it is stored, in
+// verdict order, on the verifier's goroutine (fn must not block for long;
+// hand off to a queue for slow work). Register before Run.
+func (p *Pipeline) OnResult(fn func(Result)) {
+	p.wmu.Lock()
+	p.subs = append(p.subs, fn)
+	p.wmu.Unlock()
+}
+
+func (p *Pipeline) reject(reason poc.Reason, err error) error {
+	p.m.rejected[reason].Inc()
+	return &RejectError{Reason: reason, Err: err}
+}
+
+// Handle admits one report received on topic (hexnet/v1/poc/{p}). It
+// returns nil once the report is durably persisted and queued toward the
+// verifier, a *RejectError (errors.Is ErrRejected) for a report that is
+// refused with a counted reason (oversize, malformed, invalid_pubkey,
+// invalid_region, gateway_not_found, not_asserted, bad_signature,
+// duplicate), or an error wrapping ErrStore when persistence failed (do
+// not acknowledge). It is safe for concurrent use, and concurrent calls
+// share one signature batch and one synced write.
+func (p *Pipeline) Handle(topic string, payload []byte) error {
+	now := p.clock.Now()
+	p.m.received.Inc()
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	if len(payload) > p.cfg.MaxReportSize {
+		return p.reject(poc.ReasonOversize, fmt.Errorf("%d bytes", len(payload)))
+	}
+	rep, reason, err := verify.Decode(payload)
+	if reason != poc.ReasonNone || err != nil {
+		if reason == poc.ReasonNone {
+			reason = poc.ReasonMalformed
+		}
+		return p.reject(reason, err)
+	}
+	it := &item{at: now, payload: append([]byte(nil), payload...), rep: rep, wake: make(chan struct{}, 1)}
+	it.hash = sha256.Sum256(payload)
+
+	p.amu.Lock()
+	p.waitq = append(p.waitq, it)
+	if p.leading {
+		p.amu.Unlock()
+		<-it.wake
+		if !it.lead {
+			return it.err
+		}
+		p.amu.Lock()
+	} else {
+		p.leading = true
+	}
+	n := min(len(p.waitq), p.cfg.MaxBatch)
+	batch := make([]*item, n)
+	copy(batch, p.waitq)
+	rest := copy(p.waitq, p.waitq[n:])
+	clear(p.waitq[rest:])
+	p.waitq = p.waitq[:rest]
+	p.amu.Unlock()
+
+	p.admit(batch)
+
+	p.amu.Lock()
+	if len(p.waitq) > 0 {
+		next := p.waitq[0]
+		next.lead = true
+		next.wake <- struct{}{}
+	} else {
+		p.leading = false
+	}
+	p.amu.Unlock()
+	return it.err
+}
+
+// admit checks, persists and queues one round of reports; it sets each
+// item's err and wakes every item but the first (the leader's own).
+func (p *Pipeline) admit(batch []*item) {
+	defer func() {
+		for _, it := range batch[1:] {
+			it.wake <- struct{}{}
+		}
+	}()
+	p.m.batch.Observe(float64(len(batch)))
+
+	// Onboarding first: it is a map lookup, and a flood from unknown keys
+	// then costs no signature check.
+	live := make([]*item, 0, len(batch))
+	for _, it := range batch {
+		h, ok := p.deps.Registry.Hotspot(it.rep.Signer)
+		switch {
+		case !ok:
+			it.err = p.reject(poc.ReasonGatewayNotFound, nil)
+		case !h.Asserted():
+			it.err = p.reject(poc.ReasonNotAsserted, nil)
+		default:
+			live = append(live, it)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+
+	// One batch verification for the round; each report's signature is
+	// checked exactly once.
+	bv := identity.NewBatch(len(live))
+	checked := live[:0:0]
+	for _, it := range live {
+		ek, err := p.deps.Keys.Get(it.rep.Signer)
+		if err != nil {
+			it.err = p.reject(poc.ReasonInvalidPubkey, err)
+			continue
+		}
+		msg, err := identity.SigningBytes(it.rep.Signed())
+		if err != nil {
+			it.err = p.reject(poc.ReasonMalformed, err)
+			continue
+		}
+		bv.AddExpanded(ek, msg, it.rep.Signed().GetSignature())
+		checked = append(checked, it)
+	}
+	_, valid := bv.Verify()
+
+	// Duplicates by hash: within the round and against the persisted set.
+	now := p.clock.Now()
+	b, err := p.deps.Store.NewBatch()
+	if err != nil {
+		p.storeFail(checked, err)
+		return
+	}
+	defer b.Close()
+	accepted := checked[:0:0]
+	seen := make(map[[32]byte]struct{}, len(checked))
+	var kbuf [2 + 32]byte
+	var vbuf [8]byte
+	for i, it := range checked {
+		if !valid[i] {
+			it.err = p.reject(poc.ReasonBadSignature, nil)
+			continue
+		}
+		if _, dup := seen[it.hash]; dup {
+			it.err = p.reject(poc.ReasonDuplicate, nil)
+			continue
+		}
+		seen[it.hash] = struct{}{}
+		dup, err := p.isDuplicate(it.hash, now)
+		if err != nil {
+			it.err = fmt.Errorf("%w: %w", ErrStore, err)
+			continue
+		}
+		if dup {
+			it.err = p.reject(poc.ReasonDuplicate, nil)
+			continue
+		}
+		copy(kbuf[:], "p/")
+		copy(kbuf[2:], it.hash[:])
+		v := make([]byte, 8+len(it.payload))
+		binary.BigEndian.PutUint64(v, uint64(it.at.UnixNano()))
+		copy(v[8:], it.payload)
+		_ = b.Set(kbuf[:], v)
+		copy(kbuf[:], "d/")
+		binary.BigEndian.PutUint64(vbuf[:], uint64(now.Add(p.cfg.DedupTTL).UnixNano()))
+		_ = b.Set(kbuf[:], vbuf[:])
+		accepted = append(accepted, it)
+	}
+	if len(accepted) == 0 {
+		return
+	}
+	if err := b.CommitSync(); err != nil {
+		p.storeFail(accepted, err)
+		return
+	}
+	p.m.accepted.Add(float64(len(accepted)))
+	for _, it := range accepted {
+		it.payload = nil // persisted; the verifier needs only the decoded report
+		select {
+		case p.queue <- it:
+		default:
+			p.m.dropped.WithLabelValues(DropQueueFull).Inc()
+			p.backlog.Store(true)
+		}
+	}
+	select {
+	case p.wakeup <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Pipeline) storeFail(items []*item, err error) {
+	p.log.Error("poc ingest: persist failed", "err", err, "reports", len(items))
+	for _, it := range items {
+		it.err = fmt.Errorf("%w: %w", ErrStore, err)
+	}
+}
+
+// isDuplicate reports whether hash is in the persisted dedup set and not expired.
+func (p *Pipeline) isDuplicate(hash [32]byte, now time.Time) (bool, error) {
+	v, err := p.deps.Store.Get(append([]byte("d/"), hash[:]...))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case len(v) != 8:
+		return true, nil
+	}
+	return int64(binary.BigEndian.Uint64(v)) > now.UnixNano(), nil
+}
+
+// Run recovers the persisted state (Recover), then judges windows as they
+// close until ctx ends or Close is called, and sweeps the dedup set and the
+// density map every SweepInterval.
+func (p *Pipeline) Run(ctx context.Context) error {
+	p.runMu.Lock()
+	if p.running || p.closed.Load() {
+		p.runMu.Unlock()
+		return errors.New("ingest: already run or closed")
+	}
+	p.running = true
+	ctx, cancel := context.WithCancel(ctx)
+	p.cancel = cancel
+	p.runMu.Unlock()
+	defer close(p.done)
+	defer cancel()
+
+	if err := p.Recover(); err != nil {
+		return err
+	}
+	tick := p.clock.After(p.cfg.TickInterval)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.wakeup:
+		case <-tick:
+			tick = p.clock.After(p.cfg.TickInterval)
+		}
+		if err := p.Flush(); err != nil {
+			p.log.Error("poc ingest: flush", "err", err)
+		}
+	}
+}
+
+// Close stops Run and refuses further reports. It is idempotent.
+func (p *Pipeline) Close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	p.runMu.Lock()
+	cancel, running := p.cancel, p.running
+	p.runMu.Unlock()
+	if running {
+		cancel()
+		<-p.done
+	}
+	return nil
+}
+
+// Flush moves every queued report into its group and judges every group
+// whose window has closed on the clock, storing and publishing the results.
+// Run calls it; the simulator and tests may call it directly.
+func (p *Pipeline) Flush() error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	now := p.clock.Now()
+	var out []verdict
+	if p.backlog.Swap(false) {
+		p.drainLocked(now, &out)
+		if err := p.reloadLocked(now, &out); err != nil {
+			return err
+		}
+	}
+	p.drainLocked(now, &out)
+	p.closeDueLocked(now, &out)
+	if err := p.commitLocked(out); err != nil {
+		return err
+	}
+	if now.Sub(p.lastSwep) >= p.cfg.SweepInterval {
+		p.lastSwep = now
+		if p.deps.Density != nil {
+			p.deps.Density.Expire(now)
+		}
+		if err := p.sweep(now); err != nil {
+			p.log.Warn("poc ingest: dedup sweep", "err", err)
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) drainLocked(now time.Time, out *[]verdict) {
+	for {
+		select {
+		case it := <-p.queue:
+			p.joinLocked(it, now, out)
+		default:
+			return
+		}
+	}
+}
+
+// sweep deletes expired dedup hashes.
+func (p *Pipeline) sweep(now time.Time) error {
+	b, err := p.deps.Store.NewBatch()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	err = p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
+		if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) <= now.UnixNano() {
+			return b.Delete(append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil || b.Len() == 0 {
+		return err
+	}
+	return b.Commit(false)
+}
+
+// Recover rebuilds the in-memory state from the store: it replays the
+// results of the last ReplayWindow into the reciprocity history and the
+// density map (and the current epoch's units into the accumulator), then
+// reloads every persisted report not yet judged into its group. Run calls
+// it first.
+func (p *Pipeline) Recover() error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	now := p.clock.Now()
+	if err := p.replayLocked(now); err != nil {
+		return err
+	}
+	var out []verdict
+	if err := p.reloadLocked(now, &out); err != nil {
+		return err
+	}
+	return p.commitLocked(out)
+}
+
+func (p *Pipeline) replayLocked(now time.Time) error {
+	from := make([]byte, 2+8)
+	copy(from, "t/")
+	binary.BigEndian.PutUint64(from[2:], uint64(max(now.Add(-p.cfg.ReplayWindow).UnixNano(), 0)))
+	it, err := p.deps.Store.NewIter(from, []byte("t0"))
+	if err != nil {
+		return fmt.Errorf("ingest: replay: %w", err)
+	}
+	defer it.Close()
+	current := p.epoch(now)
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 2+8+32 {
+			continue
+		}
+		v, err := p.deps.Store.Get(append([]byte("r/"), k[10:]...))
+		if err != nil {
+			p.log.Warn("poc ingest: replay: missing result", "id", fmt.Sprintf("%x", k[10:]), "err", err)
+			continue
+		}
+		r, err := decodeRecord(v)
+		if err != nil {
+			p.log.Warn("poc ingest: replay: bad result", "err", err)
+			continue
+		}
+		p.deps.History.Record(r.Result)
+		p.touch(r)
+		if r.Epoch == current {
+			p.credit(r)
+		}
+		n++
+	}
+	if n > 0 {
+		p.log.Info("poc ingest: replayed results", "results", n)
+	}
+	return it.Close()
+}
+
+// reloadLocked loads persisted, unjudged reports not already held.
+func (p *Pipeline) reloadLocked(now time.Time, out *[]verdict) error {
+	var items []*item
+	err := p.deps.Store.Iterate([]byte("p/"), func(k, v []byte) error {
+		if len(k) != 2+32 || len(v) < 8 {
+			return nil
+		}
+		var h [32]byte
+		copy(h[:], k[2:])
+		if _, ok := p.held[h]; ok {
+			return nil
+		}
+		rep, _, err := verify.Decode(v[8:])
+		if err != nil {
+			p.log.Warn("poc ingest: reload: undecodable pending report", "err", err)
+			return nil
+		}
+		items = append(items, &item{hash: h, at: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), rep: rep})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: reload: %w", err)
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].at.Before(items[j].at) })
+	for _, it := range items {
+		p.joinLocked(it, now, out)
+	}
+	p.m.recov.Add(float64(len(items)))
+	return nil
+}
+
+// epoch is the reward epoch of t.
+func (p *Pipeline) epoch(t time.Time) uint64 {
+	ns := t.UnixNano()
+	if ns < 0 {
+		return 0
+	}
+	return uint64(ns / int64(p.cfg.EpochLength))
+}
+
+// interactive reports whether r makes its beaconer interactive (HIP-17 as
+// in DESIGN.md Appendix A): a valid beacon with at least one valid witness.
+func interactive(r *Result) bool {
+	if r.WitnessOnly || r.Reason != poc.ReasonNone {
+		return false
+	}
+	for _, w := range r.Witnesses {
+		if w.Reason == poc.ReasonNone {
+			return true
+		}
+	}
+	return false
+}
+
+// touch counts an interactive beaconer in the density map.
+func (p *Pipeline) touch(r *Result) {
+	if p.deps.Density == nil || !interactive(r) {
+		return
+	}
+	h, ok := p.deps.Registry.Hotspot(r.Beaconer)
+	if !ok || !h.Asserted() {
+		return
+	}
+	if err := p.deps.Density.Touch(r.Beaconer, h.Location, r.ReceivedAt); err != nil {
+		p.log.Warn("poc ingest: density touch", "hotspot", r.Beaconer.String(), "err", err)
+	}
+}
+
+// credit adds r's units to the accumulator.
+func (p *Pipeline) credit(r *Result) {
+	if p.deps.Rewards == nil || r.WitnessOnly {
+		return
+	}
+	if r.Units > 0 {
+		p.deps.Rewards.AddBeacon(r.Epoch, r.Beaconer, r.Units)
+	}
+	for _, w := range r.Witnesses {
+		if w.Units > 0 {
+			p.deps.Rewards.AddWitness(r.Epoch, w.Witness, w.Units)
+		}
+	}
+}
+
+// dueHeap orders group deadlines.
+type dueEntry struct {
+	at  time.Time
+	key string
+	gen uint64
+}
+
+type dueHeap []dueEntry
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueEntry)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+var _ heap.Interface = (*dueHeap)(nil)
