@@ -460,7 +460,7 @@ func (a *Agent) enqueue(msgs []topicMsg) error {
 		if err := a.key.Sign(m.msg); err != nil {
 			return err
 		}
-		b, err := wire.Marshal(m.msg)
+		b, err := wire.Marshal(envelope(m.msg))
 		if err != nil {
 			return err
 		}
@@ -470,6 +470,17 @@ func (a *Agent) enqueue(msgs []topicMsg) error {
 	q := a.q
 	a.mu.Unlock()
 	return q.Append(recs...)
+}
+
+// envelope wraps signed PoC reports in the PocReport envelope of the poc/{p} topics.
+func envelope(m proto.Message) proto.Message {
+	switch r := m.(type) {
+	case *wire.BeaconReport:
+		return &wire.PocReport{Report: &wire.PocReport_Beacon{Beacon: r}}
+	case *wire.WitnessReport:
+		return &wire.PocReport{Report: &wire.PocReport_Witness{Witness: r}}
+	}
+	return m
 }
 
 type topicMsg struct {
