@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -305,7 +306,7 @@ func (b *Broker) connected() float64 {
 	if b.srv == nil {
 		return 0
 	}
-	return float64(b.srv.Info.ClientsConnected)
+	return float64(atomic.LoadInt64(&b.srv.Info.ClientsConnected))
 }
 
 // Token returns the raw login token of key at time now (see package token

@@ -575,3 +575,25 @@ func TestACLRules(t *testing.T) {
 		t.Error("empty username allowed")
 	}
 }
+
+func TestClientsGauge(t *testing.T) {
+	e := start(t, nil)
+	gauge := func() float64 {
+		mfs, _ := e.reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "hexnet_broker_clients_connected" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return -1
+	}
+	if g := gauge(); g != 0 {
+		t.Errorf("gauge before connects = %v", g)
+	}
+	connect(t, e.opts(e.service, "router"))
+	hs := testKey(t, 1)
+	connect(t, e.opts(hs, string(hs.Address())))
+	if g := gauge(); g != 2 {
+		t.Errorf("gauge with two clients = %v", g)
+	}
+}
