@@ -148,8 +148,11 @@ func Open(dir string, opts Options) (*DB, error) {
 // Dir returns the directory the database lives in.
 func (db *DB) Dir() string { return db.dir }
 
-// Close flushes nothing extra (synced writes are already durable) and closes
-// the database. Iterators must be closed first. A second Close returns nil.
+// Close closes the database; writes made with sync are already durable,
+// unsynced ones in the WAL survive a process exit but not a power loss.
+// Every Iter must be closed, and no Iterate running, before Close: the
+// caller (the process's Run) orders this by stopping its roles first.
+// Later calls on the DB return ErrClosed; a second Close returns nil.
 func (db *DB) Close() error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -211,10 +214,12 @@ func writeOpts(sync bool) *pebble.WriteOptions {
 // slogLogger adapts slog to Pebble's Logger.
 type slogLogger struct{ l *slog.Logger }
 
+// Infof logs Pebble's routine messages at debug level.
 func (s slogLogger) Infof(format string, args ...any) {
 	s.l.Debug(fmt.Sprintf(format, args...))
 }
 
+// Errorf logs Pebble's errors.
 func (s slogLogger) Errorf(format string, args ...any) {
 	s.l.Error(fmt.Sprintf(format, args...))
 }
