@@ -149,7 +149,7 @@ func Open(dir string, opts Options) (*DB, error) {
 func (db *DB) Dir() string { return db.dir }
 
 // Close closes the database; writes made with sync are already durable,
-// unsynced ones in the WAL survive a process exit but not a power loss.
+// unsynced ones are written out by Close but may be lost in a crash.
 // Every Iter must be closed, and no Iterate running, before Close: the
 // caller (the process's Run) orders this by stopping its roles first.
 // Later calls on the DB return ErrClosed; a second Close returns nil.
