@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/hexnet/hexnet/firmware/ota"
 	"github.com/hexnet/hexnet/hotspot/queue"
 	"github.com/hexnet/hexnet/internal/clock"
 	"github.com/hexnet/hexnet/internal/identity"
@@ -86,6 +87,8 @@ type Agent struct {
 	entropy      *wire.Entropy
 	lastBeacon   time.Time
 	lastBeaconAt time.Time
+	updater      *ota.Updater
+	restart      atomic.Bool // the updater switched slots: exit so the supervisor starts the new one
 	cancel       context.CancelFunc
 	done         chan struct{}
 	closed       bool
@@ -251,6 +254,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("hotspot agent started", "name", a.key.Public().Name(), "forwarder", udp.LocalAddr().String(), "region", regionName(a.currentRegion()))
 
 	goRun(a.connectLoop)
+	if a.cfg.Update.Enabled {
+		u, err := a.newUpdater(cancel)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		a.mu.Lock()
+		a.updater = u
+		a.mu.Unlock()
+		goRun(u.Run)
+	}
 	<-ctx.Done()
 	udp.Close()
 	wg.Wait()
@@ -270,7 +285,66 @@ func (a *Agent) Run(ctx context.Context) error {
 	case err := <-errc:
 		return err
 	default:
-		return nil
+	}
+	if a.restart.Load() {
+		return ErrRestart
+	}
+	return nil
+}
+
+// ErrRestart is returned by Run when an update switched slots: the process
+// should exit non-zero so its supervisor (systemd) starts the new version.
+var ErrRestart = errors.New("hotspot: restarting into the updated agent")
+
+func (a *Agent) newUpdater(cancel context.CancelFunc) (*ota.Updater, error) {
+	return ota.New(ota.Config{
+		DataDir:        a.cfg.DataDir,
+		Channel:        a.cfg.Update.Channel,
+		BaseURL:        a.cfg.Update.APIURL,
+		ReleaseKey:     a.cfg.Network.Release,
+		Version:        a.version,
+		CheckInterval:  a.cfg.Update.CheckInterval,
+		HealthDeadline: a.cfg.Update.HealthDeadline,
+		InstallerHook:  a.cfg.Update.InstallerHook,
+	}, ota.Deps{
+		HealthCheck: a.waitConnected,
+		Restart:     func() { a.restart.Store(true); cancel() },
+		Log:         a.log.With("component", "ota"),
+	})
+}
+
+// waitConnected returns once the agent is connected to the broker (the update health check).
+func (a *Agent) waitConnected(ctx context.Context) error {
+	for {
+		a.mu.Lock()
+		conn := a.conn
+		a.mu.Unlock()
+		if conn != nil && conn.IsConnected() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// onRelease hands a retained release announcement to the updater.
+func (a *Agent) onRelease(b []byte) {
+	var r wire.Release
+	if err := wire.Unmarshal(b, &r); err != nil {
+		a.log.Warn("release announcement rejected", "err", err)
+		return
+	}
+	a.mu.Lock()
+	u := a.updater
+	a.mu.Unlock()
+	if u == nil {
+		return
+	}
+	if err := u.OnRelease(&r); err != nil {
+		a.log.Warn("release announcement rejected", "err", err)
 	}
 }
 
@@ -325,6 +399,12 @@ func (a *Agent) connectLoop(ctx context.Context) error {
 		{wire.DownTopic(a.addr), func(_ string, b []byte) { go a.onDown(ctx, b) }},
 		{wire.ConfigTopic(a.addr), func(_ string, b []byte) { a.onConfig(b) }},
 		{wire.EntropyTopic, func(_ string, b []byte) { a.onEntropy(b) }},
+	}
+	if a.cfg.Update.Enabled {
+		subs = append(subs, struct {
+			topic string
+			h     func(string, []byte)
+		}{wire.ReleaseTopic(a.cfg.Update.Channel), func(_ string, b []byte) { a.onRelease(b) }})
 	}
 	for _, s := range subs {
 		if err := conn.Subscribe(s.topic, 1, s.h); err != nil {

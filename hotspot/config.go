@@ -21,6 +21,17 @@ type Config struct {
 	Status  StatusServer `toml:"status" help:"local status endpoint"`
 	Queue   Queue        `toml:"queue" help:"store-and-forward queue"`
 	PoC     PoC          `toml:"poc" help:"proof-of-coverage beaconing"`
+	Update  Update       `toml:"update" help:"signed over-the-air updates (A/B slots)"`
+}
+
+// Update configures over-the-air updates.
+type Update struct {
+	Enabled        bool          `toml:"enabled" help:"check for, install and switch to new signed releases"`
+	Channel        string        `toml:"channel" help:"pinned release channel: stable or beta"`
+	APIURL         string        `toml:"api_url" help:"the network's HTTP API serving release manifests, e.g. https://net.example"`
+	CheckInterval  time.Duration `toml:"check_interval" help:"how often to poll for a release (the retained release topic also triggers a check)"`
+	HealthDeadline time.Duration `toml:"health_deadline" help:"a new version must reconnect to the broker within this, else it is rolled back"`
+	InstallerHook  string        `toml:"installer_hook" help:"maker-supplied executable that replaces the A/B swap; empty = A/B slots"`
 }
 
 // Broker says how to reach the network's MQTT broker.
@@ -74,6 +85,7 @@ func DefaultConfig() Config {
 		Status:  StatusServer{Listen: "127.0.0.1:4467"},
 		Queue:   Queue{MaxBytes: 64 << 20},
 		PoC:     PoC{BeaconInterval: 6 * time.Hour},
+		Update:  Update{Channel: "stable", CheckInterval: 6 * time.Hour, HealthDeadline: 5 * time.Minute},
 	}
 }
 
@@ -100,6 +112,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Broker.StatsInterval <= 0 {
 		errs = append(errs, errors.New("broker.stats_interval must be positive"))
+	}
+	if c.Update.Enabled {
+		if c.Update.APIURL == "" || c.Network.Release == "" {
+			errs = append(errs, errors.New("update.enabled needs update.api_url and network.release"))
+		}
+		if c.Update.Channel != "stable" && c.Update.Channel != "beta" {
+			errs = append(errs, fmt.Errorf("update.channel %q: want stable or beta", c.Update.Channel))
+		}
 	}
 	return errors.Join(errs...)
 }

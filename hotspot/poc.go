@@ -7,8 +7,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/hexnet/hexnet/internal/gwmp"
 	"github.com/hexnet/hexnet/internal/beacon"
+	"github.com/hexnet/hexnet/internal/gwmp"
 	"github.com/hexnet/hexnet/internal/identity"
 	"github.com/hexnet/hexnet/internal/wire"
 )

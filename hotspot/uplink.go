@@ -1,8 +1,8 @@
 package hotspot
 
 import (
-	"github.com/hexnet/hexnet/internal/gwmp"
 	"github.com/hexnet/hexnet/internal/beacon"
+	"github.com/hexnet/hexnet/internal/gwmp"
 	"github.com/hexnet/hexnet/internal/wire"
 )
 
