@@ -2,6 +2,7 @@ package verify
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -131,6 +132,19 @@ func (s Side) MarshalText() ([]byte, error) {
 		return []byte("beaconer"), nil
 	}
 	return []byte("witness"), nil
+}
+
+// UnmarshalText parses a side name, so that JSON verdicts round-trip.
+func (s *Side) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "witness":
+		*s = SideWitness
+	case "beaconer":
+		*s = SideBeaconer
+	default:
+		return fmt.Errorf("verify: unknown side %q", b)
+	}
+	return nil
 }
 
 // WitnessVerdict is the verdict on one witness report.
