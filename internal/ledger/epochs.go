@@ -35,7 +35,7 @@ import (
 var inputPrefix = []byte("i/")
 
 // MaxUnitsPerRecord bounds the beacon or witness units of one PoC record.
-const MaxUnitsPerRecord = 1000
+const MaxUnitsPerRecord = 1_000_000
 
 const microUnits = 1_000_000
 
@@ -233,27 +233,35 @@ var debitPrefix = []byte("d/")
 
 func debitKey(key string) []byte { return append(append([]byte(nil), debitPrefix...), key...) }
 
-// DebitDC charges amount DC to payer once per idempotency key.
+// DebitDC charges amount DC to payer once per idempotency key; a repeated
+// key is accepted without a second charge.
 func (l *Ledger) DebitDC(payer identity.PublicKey, amount uint64, key string) error {
+	_, err := l.ChargeDC(payer, amount, key)
+	return err
+}
+
+// ChargeDC is DebitDC reporting whether this call charged (false for a
+// repeated key). A repeated key is recognised whatever the balance.
+func (l *Ledger) ChargeDC(payer identity.PublicKey, amount uint64, key string) (bool, error) {
 	if amount == 0 {
-		return fmt.Errorf("%w: zero debit", ErrBadAmount)
+		return false, fmt.Errorf("%w: zero debit", ErrBadAmount)
 	}
 	if err := checkIdemKey(key); err != nil {
-		return err
+		return false, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	k := debitKey(key)
 	if _, err := l.kv.Get(k); err == nil {
-		return nil // already charged
+		return false, nil // already charged
 	} else if !errors.Is(err, ErrNotFound) {
-		return err
+		return false, err
 	}
 	if avail := l.st.availableDC(payer); avail < amount {
-		return fmt.Errorf("%w: payer %s has %d DC, debit of %d", ErrInsufficientFunds, payer, avail, amount)
+		return false, fmt.Errorf("%w: payer %s has %d DC, debit of %d", ErrInsufficientFunds, payer, avail, amount)
 	}
 	seq := l.debitNext + 1
 	v := make([]byte, 0, 48)
@@ -261,11 +269,11 @@ func (l *Ledger) DebitDC(payer identity.PublicKey, amount uint64, key string) er
 	v = binary.BigEndian.AppendUint64(v, amount)
 	v = append(v, payer[:]...)
 	if err := l.kv.Set(k, v, false); err != nil {
-		return err
+		return false, err
 	}
 	l.debitNext = seq
 	l.st.pending[payer] += amount
-	return nil
+	return true, nil
 }
 
 // loadDebits rebuilds the pending DC from the debit log.

@@ -266,3 +266,54 @@ func TestRunClosesEpochs(t *testing.T) {
 		t.Fatalf("Run after Close: %v", err)
 	}
 }
+
+func TestTopUpsChargeAndBeforeClose(t *testing.T) {
+	n := newNet(t)
+	hs := n.setup(1)
+	var got []identity.PublicKey
+	n.l.SubscribeTopUps(func(p identity.PublicKey) {
+		n.l.DCBalance(p) // callbacks may call back into the ledger
+		got = append(got, p)
+	})
+	n.must(n.submit(n.owner, &ledgerpb.BurnForDC{Nonce: n.nonce(n.owner), Dc: 3}))
+	n.must(n.submit(n.maker, &ledgerpb.CreateOUI{Nonce: n.nonce(n.maker)}))
+	n.must(n.submit(n.owner, &ledgerpb.DelegateDC{Nonce: n.nonce(n.owner), Oui: 1, Dc: 2}))
+	if len(got) != 2 || got[0] != n.owner.Public() || got[1] != n.maker.Public() {
+		t.Fatalf("top-ups %v", got)
+	}
+	if c, err := n.l.ChargeDC(n.maker.Public(), 4, "x"); !c || err != nil {
+		t.Fatalf("first charge: %v %v", c, err)
+	}
+	if c, err := n.l.ChargeDC(n.maker.Public(), 4, "x"); c || err != nil {
+		t.Fatalf("repeated charge: %v %v", c, err)
+	}
+	// BeforeClose records the last inputs of the epoch; a failing hook postpones the close
+	fail := true
+	deps := n.deps()
+	deps.BeforeClose = func(e uint64) error {
+		if fail {
+			return errors.New("not ready")
+		}
+		return n.l.RecordPoC(e, hs[0].Public(), 2, 0, "late-batch")
+	}
+	l, err := New(n.cfg, deps)
+	n.must(err)
+	n.l = l
+	n.clock.Advance(epochLen)
+	if c, err := l.CloseDue(); c != 0 || err == nil {
+		t.Fatalf("close despite a failing hook: %d %v", c, err)
+	}
+	fail = false
+	if c, err := l.CloseDue(); c != 1 || err != nil {
+		t.Fatalf("close: %d %v", c, err)
+	}
+	_, entries, err := l.Manifest(l.Epochs()[0].Epoch)
+	n.must(err)
+	found := false
+	for _, e := range entries {
+		found = found || bytes.Equal(e.Hotspot, hs[0].Public().Bytes()) && e.Beacon > 0
+	}
+	if !found {
+		t.Fatal("units recorded by BeforeClose were not paid")
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +46,11 @@ type Deps struct {
 	Clock func() time.Time
 	// Logger receives the ledger's logs (default slog.Default()).
 	Logger *slog.Logger
+	// BeforeClose, when set, is called (without any ledger lock held) before
+	// epoch e is closed, so that a collaborator can record its last inputs
+	// for e (e.g. PoC units it accumulates itself). An error postpones the
+	// close to the next check.
+	BeforeClose func(e uint64) error
 }
 
 // Ledger is the network's books. Its methods are safe for concurrent use.
@@ -66,6 +72,10 @@ type Ledger struct {
 	debitNext uint64
 	trees     map[uint64]*manifest
 	treeOrder []uint64
+
+	beforeClose func(uint64) error
+	subsMu      sync.Mutex
+	subs        []func(identity.PublicKey)
 
 	// faults, when set by tests, is called at named steps of an epoch close
 	// and may fail them: "before_journal", "journal_commit", "after_journal".
@@ -101,7 +111,7 @@ func New(cfg Config, deps Deps) (*Ledger, error) {
 	}
 	pool, _ := parsePool(cfg.NetID, cfg.BlockSize) // validated
 	l := &Ledger{
-		cfg: cfg, kv: deps.Store, oracle: deps.Oracle, clock: deps.Clock,
+		cfg: cfg, kv: deps.Store, oracle: deps.Oracle, clock: deps.Clock, beforeClose: deps.BeforeClose,
 		log:     deps.Logger.With("component", "ledger"),
 		oracles: deps.Oracle.Public(),
 		units:   map[uint64]map[identity.PublicKey]*units{},
@@ -228,11 +238,47 @@ func (l *Ledger) SubmitOp(op *ledgerpb.Op) (uint64, error) {
 		return 0, ErrNotSubmittable
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return 0, ErrClosed
 	}
-	return l.appendOp(op, true)
+	h, err := l.appendOp(op, true)
+	l.mu.Unlock()
+	if err == nil {
+		l.notifyTopUp(op)
+	}
+	return h, err
+}
+
+// SubscribeTopUps registers fn, called with the account after every
+// operation that adds data credits to it (a burn, a delegation). fn runs
+// without ledger locks held and may call the ledger.
+func (l *Ledger) SubscribeTopUps(fn func(payer identity.PublicKey)) {
+	l.subsMu.Lock()
+	defer l.subsMu.Unlock()
+	l.subs = append(l.subs, fn)
+}
+
+func (l *Ledger) notifyTopUp(op *ledgerpb.Op) {
+	var payer identity.PublicKey
+	switch b := op.GetBody().(type) {
+	case *ledgerpb.Op_BurnForDc:
+		payer, _ = identity.PublicKeyFromBytes(b.BurnForDc.GetSigner())
+	case *ledgerpb.Op_DelegateDc:
+		o, ok := l.OUI(b.DelegateDc.GetOui())
+		if !ok {
+			return
+		}
+		payer = o.Payer
+	default:
+		return
+	}
+	l.subsMu.Lock()
+	subs := slices.Clone(l.subs)
+	l.subsMu.Unlock()
+	for _, fn := range subs {
+		fn(payer)
+	}
 }
 
 // Run closes epochs when they are due until ctx ends.
@@ -268,17 +314,28 @@ func (l *Ledger) Close() error {
 func (l *Ledger) CloseDue() (int, error) {
 	n := 0
 	for {
-		l.mu.Lock()
-		if l.closed {
-			l.mu.Unlock()
+		l.mu.RLock()
+		closed, e := l.closed, l.st.nextEpoch
+		l.mu.RUnlock()
+		if closed {
 			return n, ErrClosed
 		}
-		e := l.st.nextEpoch
 		if l.clock().Before(l.EpochStart(e + 1).Add(l.cfg.CloseDelay)) {
-			l.mu.Unlock()
 			return n, nil
 		}
-		err := l.closeEpoch(e)
+		if l.beforeClose != nil {
+			if err := l.beforeClose(e); err != nil {
+				return n, fmt.Errorf("ledger: before closing epoch %d: %w", e, err)
+			}
+		}
+		l.mu.Lock()
+		var err error
+		switch {
+		case l.closed:
+			err = ErrClosed
+		case l.st.nextEpoch == e: // not closed meanwhile by a concurrent CloseDue
+			err = l.closeEpoch(e)
+		}
 		l.mu.Unlock()
 		if err != nil {
 			return n, fmt.Errorf("ledger: close epoch %d: %w", e, err)
