@@ -11,9 +11,15 @@ type Config struct {
 	// Workers is the number of pipeline workers; copies of one packet always
 	// land on the same worker (by topic partition). Default 2.
 	Workers int `toml:"workers"`
-	// QueueSize bounds each worker's ingress queue; a full queue drops with
-	// reason queue_full. Default 4096.
+	// QueueSize bounds each worker's ingress queue. Default 4096.
 	QueueSize int `toml:"queue_size"`
+	// EnqueueTimeout is how long Handle waits for room in a full ingress
+	// queue before it drops the message with reason queue_full. While it
+	// waits, the MQTT client's message goroutine is blocked, so the QoS 1
+	// PUBACK is held back and the broker stops sending (TCP backpressure)
+	// instead of the router acknowledging messages it then discards.
+	// Default 1 s; a negative value drops at once.
+	EnqueueTimeout time.Duration `toml:"enqueue_timeout"`
 	// DestQueueSize bounds each destination's queue. Default 1024.
 	DestQueueSize int `toml:"dest_queue_size"`
 	// DedupWindow is how long after the first copy later copies are still
@@ -44,19 +50,20 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultWorkers       = 2
-	DefaultQueueSize     = 4096
-	DefaultDestQueueSize = 1024
-	DefaultDedupWindow   = 200 * time.Millisecond
-	DefaultGroupTTL      = 10 * time.Second
-	DefaultReplayWindow  = 10 * time.Second
-	DefaultRateLimit     = 10
-	DefaultRateBurst     = 50
-	DefaultJoinCost      = 1
-	DefaultEpochDuration = 24 * time.Hour
-	DefaultBackoffMin    = 100 * time.Millisecond
-	DefaultBackoffMax    = 30 * time.Second
-	DefaultSweepInterval = time.Second
+	DefaultWorkers        = 2
+	DefaultQueueSize      = 4096
+	DefaultEnqueueTimeout = time.Second
+	DefaultDestQueueSize  = 1024
+	DefaultDedupWindow    = 200 * time.Millisecond
+	DefaultGroupTTL       = 10 * time.Second
+	DefaultReplayWindow   = 10 * time.Second
+	DefaultRateLimit      = 10
+	DefaultRateBurst      = 50
+	DefaultJoinCost       = 1
+	DefaultEpochDuration  = 24 * time.Hour
+	DefaultBackoffMin     = 100 * time.Millisecond
+	DefaultBackoffMax     = 30 * time.Second
+	DefaultSweepInterval  = time.Second
 )
 
 // WithDefaults returns c with every zero field set to its default.
@@ -75,6 +82,7 @@ func (c Config) WithDefaults() Config {
 	if c.DestQueueSize == 0 {
 		c.DestQueueSize = DefaultDestQueueSize
 	}
+	set(&c.EnqueueTimeout, DefaultEnqueueTimeout)
 	set(&c.DedupWindow, DefaultDedupWindow)
 	set(&c.GroupTTL, DefaultGroupTTL)
 	set(&c.ReplayWindow, DefaultReplayWindow)

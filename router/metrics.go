@@ -13,6 +13,7 @@ type metrics struct {
 	bought       prometheus.Counter
 	debited      prometheus.Counter
 	queueDropped *prometheus.CounterVec
+	queueWaits   prometheus.Counter
 	delivered    *prometheus.CounterVec
 	downlinks    *prometheus.CounterVec
 	latency      prometheus.Histogram
@@ -30,6 +31,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Data credits debited from payers."}),
 		queueDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hexnet_router_queue_dropped_total",
 			Help: "Items dropped because a bounded queue was full, by queue."}, []string{"queue"}),
+		queueWaits: prometheus.NewCounter(prometheus.CounterOpts{Name: "hexnet_router_ingress_waits_total",
+			Help: "Messages for which Handle had to wait for room in a full ingress queue (backpressure)."}),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hexnet_router_delivered_total",
 			Help: "Uplinks handed to destinations, by protocol and result."}, []string{"protocol", "result"}),
 		downlinks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hexnet_router_downlinks_total",
@@ -46,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.received, m.dropped, m.bought, m.debited, m.queueDropped, m.delivered, m.downlinks, m.latency} {
+	for _, c := range []prometheus.Collector{m.received, m.dropped, m.bought, m.debited, m.queueDropped, m.queueWaits, m.delivered, m.downlinks, m.latency} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

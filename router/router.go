@@ -179,8 +179,18 @@ func (r *Router) onTopUp(payer string) {
 }
 
 // Handle takes one MQTT message from wire.UpFilter (the signature of a
-// paho/broker message callback). It copies the payload, queues it for its
-// partition's worker and returns at once; a full queue drops (queue_full).
+// paho/broker message callback). It copies the payload and queues it for its
+// partition's worker.
+//
+// Backpressure: when that queue is full, Handle blocks for up to
+// Config.EnqueueTimeout (default 1 s). The MQTT client acknowledges a QoS 1
+// message only after its handler returns, so while Handle waits the broker
+// holds the message as unacknowledged and, once its window to this client
+// is full, stops sending; nothing the router acknowledged is discarded
+// unless the queue stayed full for the whole timeout, and then the message
+// is dropped and counted as queue_full (and in
+// hexnet_router_queue_dropped_total{queue="ingress"}). Handle also returns
+// (dropping) when the router is closed.
 func (r *Router) Handle(topic string, payload []byte) {
 	r.m.received.Inc()
 	t, err := wire.ParseTopic(topic)
@@ -189,12 +199,23 @@ func (r *Router) Handle(topic string, payload []byte) {
 		return
 	}
 	j := job{topic: topic, payload: append([]byte(nil), payload...), at: r.clk.Now()}
+	q := r.queues[t.Partition%len(r.queues)]
 	select {
-	case r.queues[t.Partition%len(r.queues)] <- j:
+	case q <- j:
+		return
 	default:
-		r.drop(ReasonQueueFull)
-		r.m.queueDropped.WithLabelValues("ingress").Inc()
 	}
+	if r.cfg.EnqueueTimeout > 0 {
+		r.m.queueWaits.Inc()
+		select {
+		case q <- j:
+			return
+		case <-r.clk.After(r.cfg.EnqueueTimeout):
+		case <-r.closeCh:
+		}
+	}
+	r.drop(ReasonQueueFull)
+	r.m.queueDropped.WithLabelValues("ingress").Inc()
 }
 
 func (r *Router) drop(reason Reason) { r.m.dropped.WithLabelValues(string(reason)).Inc() }

@@ -144,7 +144,7 @@ func TestDropReasons(t *testing.T) {
 }
 
 func TestLateCopyAndQueueFull(t *testing.T) {
-	e := newEnv(t, Config{QueueSize: 1}, nil)
+	e := newEnv(t, Config{QueueSize: 1, EnqueueTimeout: -1}, nil)
 	e.addRoute("r", "payer", 3, nil)
 	_ = e.dc.Credit("payer", 100)
 	phy := dataFrame(t, 1, 4)
@@ -167,6 +167,79 @@ func TestLateCopyAndQueueFull(t *testing.T) {
 	if e.dropped(ReasonBadTopic) != 1 {
 		t.Fatal("bad topic through Handle not counted")
 	}
+}
+
+// TestHandleBackpressure checks that a full ingress queue makes Handle wait
+// (holding back the MQTT acknowledgement) rather than drop: the message is
+// processed once the worker drains the queue; only a wait longer than
+// EnqueueTimeout drops, with reason queue_full.
+func TestHandleBackpressure(t *testing.T) {
+	e := newEnv(t, Config{QueueSize: 1, Workers: 1}, nil)
+	e.addRoute("r", "payer", 3, nil)
+	_ = e.dc.Credit("payer", 100)
+	t1, b1 := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+	t2, b2 := up(t, e.keys[0], dataFrame(t, 2, 4), -50, 1)
+	e.r.Handle(t1, b1) // fills the queue; nothing drains it yet
+	done := make(chan struct{})
+	go func() {
+		e.r.Handle(t2, b2)
+		close(done)
+	}()
+	waitFor(t, func() bool { return e.clk.Waiters() > 0 }, "Handle to wait on the clock")
+	select {
+	case <-done:
+		t.Fatal("Handle returned while the queue was full")
+	default:
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.r.Run(ctx)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Handle still blocked after the worker started")
+	}
+	waitFor(t, func() bool { return counterValue(e.r.m.bought) == 2 }, "both uplinks bought")
+	if got := e.dropped(ReasonQueueFull); got != 0 {
+		t.Fatalf("queue_full = %v, want 0", got)
+	}
+	if got := counterValue(e.r.m.queueWaits); got != 1 {
+		t.Fatalf("ingress waits = %v, want 1", got)
+	}
+}
+
+// TestHandleTimeoutDrops checks the bound on the wait: after EnqueueTimeout
+// on the router clock the message is dropped and counted.
+func TestHandleTimeoutDrops(t *testing.T) {
+	e := newEnv(t, Config{QueueSize: 1, Workers: 1, EnqueueTimeout: 500 * time.Millisecond}, nil)
+	t1, b1 := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+	e.r.Handle(t1, b1)
+	done := make(chan struct{})
+	go func() {
+		e.r.Handle(t1, b1)
+		close(done)
+	}()
+	waitFor(t, func() bool { return e.clk.Waiters() > 0 }, "Handle to wait on the clock")
+	e.clk.Advance(499 * time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("Handle gave up before EnqueueTimeout")
+	case <-time.After(20 * time.Millisecond):
+	}
+	e.clk.Advance(time.Millisecond)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Handle did not give up after EnqueueTimeout")
+	}
+	if got := e.dropped(ReasonQueueFull); got != 1 {
+		t.Fatalf("queue_full = %v, want 1", got)
+	}
+	// Close releases a waiting Handle at once.
+	go func() { e.r.Handle(t1, b1) }()
+	waitFor(t, func() bool { return e.clk.Waiters() > 0 }, "Handle to wait again")
+	_ = e.r.Close()
+	waitFor(t, func() bool { return e.dropped(ReasonQueueFull) == 2 }, "Close to release Handle")
 }
 
 func TestMultiBuyChargesMaxCopies(t *testing.T) {
