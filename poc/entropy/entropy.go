@@ -73,8 +73,11 @@ type Deps struct {
 	Store   Store            // required
 	Publish Publisher        // optional: nil publishes nothing
 	Clock   func() time.Time // default time.Now
-	Rand    io.Reader        // default crypto/rand
-	Logger  *slog.Logger     // default slog.Default()
+	// After waits on the same clock as Clock (clock.Clock.After), so that a
+	// scaled or manual clock also paces Run; default time.After.
+	After  func(time.Duration) <-chan time.Time
+	Rand   io.Reader    // default crypto/rand
+	Logger *slog.Logger // default slog.Default()
 }
 
 // Oracle makes the entropy chain.
@@ -99,6 +102,9 @@ func New(cfg Config, deps Deps) (*Oracle, error) {
 	}
 	if deps.Clock == nil {
 		deps.Clock = time.Now
+	}
+	if deps.After == nil {
+		deps.After = time.After
 	}
 	if deps.Rand == nil {
 		deps.Rand = rand.Reader
@@ -181,15 +187,13 @@ func (o *Oracle) Run(ctx context.Context) error {
 	if _, err := o.Next(); err != nil {
 		return err
 	}
-	t := time.NewTicker(o.cfg.Interval)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-o.done:
 			return nil
-		case <-t.C:
+		case <-o.deps.After(o.cfg.Interval):
 			if _, err := o.Next(); err != nil {
 				if errors.Is(err, ErrClosed) {
 					return nil

@@ -149,7 +149,6 @@ func (e *env) rejected(reason string) float64 {
 	return 0
 }
 
-
 // hs is a test hotspot.
 type hs struct {
 	key *identity.Key

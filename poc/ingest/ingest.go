@@ -161,6 +161,7 @@ type Pipeline struct {
 	recBuf   []byte
 	lastSwep time.Time
 
+	ready   chan struct{}
 	runMu   sync.Mutex
 	running bool
 	cancel  context.CancelFunc
@@ -196,6 +197,7 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 		held:    map[[32]byte]struct{}{},
 		closedG: map[string]closedInfo{},
 		done:    make(chan struct{}),
+		ready:   make(chan struct{}),
 	}, nil
 }
 
@@ -427,6 +429,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.Recover(); err != nil {
 		return err
 	}
+	close(p.ready)
 	tick := p.clock.After(p.cfg.TickInterval)
 	for {
 		select {
@@ -441,6 +444,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Ready is closed once Run has recovered the persisted state; subscribe to
+// the report topics after it.
+func (p *Pipeline) Ready() <-chan struct{} { return p.ready }
 
 // Close stops Run and refuses further reports. It is idempotent.
 func (p *Pipeline) Close() error {
