@@ -546,7 +546,7 @@ func parseDestinations(ds []string) ([]*ledgerpb.Destination, error) {
 	for _, d := range ds {
 		p, e, ok := strings.Cut(d, "=")
 		if !ok || p == "" || e == "" {
-			return nil, fmt.Errorf("--destination %q: want PROTO=ENDPOINT (gwmp, mqtt or http)", d)
+			return nil, fmt.Errorf("--destination %q: want PROTO=ENDPOINT (gwmp, chirpstack_mqtt or http_roaming)", d)
 		}
 		out = append(out, &ledgerpb.Destination{Protocol: p, Endpoint: e})
 	}

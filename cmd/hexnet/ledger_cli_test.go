@@ -113,12 +113,12 @@ func TestLedgerCLI(t *testing.T) {
 	ok(runOUI, "devaddr", "--key", makerF, "--oui", "1", "--range", "0-f", "--range", "100-1ff")
 	ok(runOUI, "eui", "--key", makerF, "--oui", "1", "--add", "1:2", "a:b")
 	ok(runOUI, "eui", "--key", makerF, "--oui", "1", "--remove", "1:2")
-	ok(runOUI, "destination", "--key", makerF, "--oui", "1", "--destination", "http=http://lns.example/roam")
+	ok(runOUI, "destination", "--key", makerF, "--oui", "1", "--destination", "http_roaming=http://lns.example/roam")
 	ok(runOUI, "destination", "--key", makerF, "--oui", "1", "--max-copies", "3")
 	ok(runDC, "delegate", "--key", ownerF, "--oui", "1", "--dc", "5")
 	var o ledger.OUIInfo
 	if err := json.Unmarshal([]byte(ok(runOUI, "show", "1")), &o); err != nil || len(o.DevAddrs) != 2 || o.DevAddrs[1].End != 0x1ff ||
-		len(o.EUIs) != 1 || o.EUIs[0].DevEUI != 0xb || o.MaxCopies != 3 || o.Destinations[0].Protocol != "http" || o.PayerDC != 1000-40-100+5 {
+		len(o.EUIs) != 1 || o.EUIs[0].DevEUI != 0xb || o.MaxCopies != 3 || o.Destinations[0].Protocol != "http_roaming" || o.PayerDC != 1000-40-100+5 {
 		t.Fatalf("oui show: %+v %v", o, err)
 	}
 	if !strings.Contains(ok(runDC, "balance", makerAddr), `"dc": 865`) {

@@ -81,7 +81,7 @@ func DefaultConfig() Config {
 		NetID:          DefaultNetID,
 		BlockSize:      DefaultBlockSize,
 		MaxCopiesMax:   100,
-		MaxEUIsPerOUI:  100_000,
+		MaxEUIsPerOUI:  4096,
 	}
 }
 

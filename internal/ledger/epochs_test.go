@@ -15,7 +15,7 @@ import (
 
 // rewardScenario onboards three hotspots (the first one then given to other)
 // and records units for the current epoch; it returns the epoch.
-func rewardScenario(t *testing.T, n *net) ([]*identity.Key, uint64) {
+func rewardScenario(t *testing.T, n *testNet) ([]*identity.Key, uint64) {
 	t.Helper()
 	hs := n.setup(3)
 	n.must(n.submit(n.owner, &ledgerpb.TransferHotspot{Nonce: n.nonce(n.owner), Hotspot: hs[0].Public().Bytes(), NewOwner: n.other.Public().Bytes()}))

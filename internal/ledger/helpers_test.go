@@ -44,8 +44,8 @@ func testKey(t testing.TB, b byte) *identity.Key {
 	return k
 }
 
-// net is a small test network: admin, maker, owner, payer and oracle keys.
-type net struct {
+// testNet is a small test network: admin, maker, owner, payer and oracle keys.
+type testNet struct {
 	t                                        testing.TB
 	admin, maker, owner, other, oracle, rich *identity.Key
 	kv                                       *MemKV
@@ -76,9 +76,9 @@ func testConfig(admin, maker, owner, other *identity.Key) Config {
 	return cfg
 }
 
-func newNet(t testing.TB) *net {
+func newNet(t testing.TB) *testNet {
 	t.Helper()
-	n := &net{
+	n := &testNet{
 		t: t, admin: testKey(t, 1), maker: testKey(t, 2), owner: testKey(t, 3), other: testKey(t, 4), oracle: testKey(t, 5), rich: testKey(t, 6),
 		kv:     NewMemKV(),
 		clock:  &fakeClock{t: time.Unix(1_700_000_000, 0)},
@@ -91,11 +91,11 @@ func newNet(t testing.TB) *net {
 	return n
 }
 
-func (n *net) deps() Deps {
+func (n *testNet) deps() Deps {
 	return Deps{Store: n.kv, Oracle: n.oracle, Clock: n.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
-func (n *net) open() {
+func (n *testNet) open() {
 	n.t.Helper()
 	l, err := New(n.cfg, n.deps())
 	if err != nil {
@@ -104,13 +104,13 @@ func (n *net) open() {
 	n.l = l
 }
 
-func (n *net) nonce(k *identity.Key) uint64 {
+func (n *testNet) nonce(k *identity.Key) uint64 {
 	n.nonces[k.Public()]++
 	return n.nonces[k.Public()]
 }
 
 // sign signs m as k with k's next nonce already set in m by the caller.
-func (n *net) signed(k *identity.Key, m identity.Signed) []byte {
+func (n *testNet) signed(k *identity.Key, m identity.Signed) []byte {
 	n.t.Helper()
 	b, err := SignOp(k, m)
 	if err != nil {
@@ -119,18 +119,18 @@ func (n *net) signed(k *identity.Key, m identity.Signed) []byte {
 	return b
 }
 
-func (n *net) submit(k *identity.Key, m identity.Signed) error {
+func (n *testNet) submit(k *identity.Key, m identity.Signed) error {
 	return n.l.Submit(n.signed(k, m))
 }
 
-func (n *net) must(err error) {
+func (n *testNet) must(err error) {
 	n.t.Helper()
 	if err != nil {
 		n.t.Fatal(err)
 	}
 }
 
-func (n *net) onboardOp(hs *identity.Key, owner, maker *identity.Key, nonce uint64) []byte {
+func (n *testNet) onboardOp(hs *identity.Key, owner, maker *identity.Key, nonce uint64) []byte {
 	n.t.Helper()
 	op := &ledgerpb.OnboardHotspot{Hotspot: hs.Public().Bytes(), Owner: owner.Public().Bytes(), Maker: maker.Public().Bytes(), Nonce: nonce}
 	n.must(SignOnboardOwner(op, owner))
@@ -141,7 +141,7 @@ func (n *net) onboardOp(hs *identity.Key, owner, maker *identity.Key, nonce uint
 }
 
 // setup registers the maker and onboards and asserts count hotspots owned by owner.
-func (n *net) setup(count int) []*identity.Key {
+func (n *testNet) setup(count int) []*identity.Key {
 	n.t.Helper()
 	n.must(n.submit(n.admin, &ledgerpb.RegisterMaker{Nonce: n.nonce(n.admin), Maker: n.maker.Public().Bytes(), Name: "acme"}))
 	var hs []*identity.Key

@@ -68,10 +68,10 @@ func TestOperationsAndReplay(t *testing.T) {
 		Pairs: []*ledgerpb.EUIPair{{JoinEui: 1, DevEui: 2}}}}})
 	upd(&ledgerpb.UpdateOUI{Nonce: n.nonce(n.maker), Oui: 1, Change: &ledgerpb.UpdateOUI_MaxCopies{MaxCopies: 5}})
 	upd(&ledgerpb.UpdateOUI{Nonce: n.nonce(n.maker), Oui: 1, Change: &ledgerpb.UpdateOUI_Destinations{Destinations: &ledgerpb.Destinations{
-		Destinations: []*ledgerpb.Destination{{Protocol: "http", Endpoint: "http://lns/roam"}}}}})
+		Destinations: []*ledgerpb.Destination{{Protocol: "http_roaming", Endpoint: "http://lns/roam"}}}}})
 	o1, _ = l.OUI(1)
 	if len(o1.DevAddrs) != 2 || o1.DevAddrs[0] != (DevAddrRange{0, 31}) || len(o1.EUIs) != 1 || o1.EUIs[0] != (EUIPair{1, 3}) ||
-		o1.MaxCopies != 5 || len(o1.Destinations) != 1 || o1.Destinations[0].Protocol != "http" {
+		o1.MaxCopies != 5 || len(o1.Destinations) != 1 || o1.Destinations[0].Protocol != "http_roaming" {
 		t.Fatalf("OUI updates: %+v", o1)
 	}
 	if ouis := l.OUIs(); len(ouis) != 2 || ouis[0].ID != 1 {
@@ -216,6 +216,12 @@ func TestRefusals(t *testing.T) {
 		{"update without change", bad(n.owner, &ledgerpb.UpdateOUI{Nonce: 100, Oui: 2}), ErrMalformed},
 		{"bad destination", bad(n.owner, &ledgerpb.UpdateOUI{Nonce: 100, Oui: 2, Change: &ledgerpb.UpdateOUI_Destinations{Destinations: &ledgerpb.Destinations{
 			Destinations: []*ledgerpb.Destination{{Protocol: "ftp", Endpoint: "x"}}}}}), ErrBadDestination},
+		{"gwmp endpoint without port", bad(n.owner, &ledgerpb.UpdateOUI{Nonce: 100, Oui: 2, Change: &ledgerpb.UpdateOUI_Destinations{Destinations: &ledgerpb.Destinations{
+			Destinations: []*ledgerpb.Destination{{Protocol: "gwmp", Endpoint: "lns.example"}}}}}), ErrBadDestination},
+		{"roaming endpoint not http", bad(n.owner, &ledgerpb.UpdateOUI{Nonce: 100, Oui: 2, Change: &ledgerpb.UpdateOUI_Destinations{Destinations: &ledgerpb.Destinations{
+			Destinations: []*ledgerpb.Destination{{Protocol: "http_roaming", Endpoint: "ftp://x"}}}}}), ErrBadDestination},
+		{"wildcard EUI pair", bad(n.owner, &ledgerpb.UpdateOUI{Nonce: 100, Oui: 2, Change: &ledgerpb.UpdateOUI_AddEuis{AddEuis: &ledgerpb.EUIPairs{
+			Pairs: []*ledgerpb.EUIPair{{}}}}}), ErrMalformed},
 		{"delegate to unknown OUI", bad(n.owner, &ledgerpb.DelegateDC{Nonce: 100, Oui: 9, Dc: 1}), ErrUnknownOUI},
 		{"delegate more than held", bad(n.owner, &ledgerpb.DelegateDC{Nonce: 100, Oui: 1, Dc: 10_000}), ErrInsufficientFunds},
 		{"OUI fee unaffordable", bad(n.other, &ledgerpb.CreateOUI{Nonce: 100}), ErrInsufficientFunds},

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"net"
+	"net/url"
 	"sort"
+	"strconv"
 
 	"github.com/uber/h3-go/v4"
 	"google.golang.org/protobuf/proto"
@@ -560,18 +563,40 @@ func (s *state) delegate(op *ledgerpb.DelegateDC, verify bool) (func(), error) {
 	}, nil
 }
 
+// Destination protocols, named as the router names them.
+const (
+	ProtocolGWMP           = "gwmp"            // Semtech UDP; endpoint host:port
+	ProtocolChirpStackMQTT = "chirpstack_mqtt" // endpoint an MQTT broker URL (tcp://host:1883)
+	ProtocolHTTPRoaming    = "http_roaming"    // LoRaWAN Backend Interfaces; endpoint an http(s) URL
+)
+
 func (s *state) checkDestinations(ds []*ledgerpb.Destination) error {
 	if len(ds) > maxDestinations {
 		return fmt.Errorf("%w: %d destinations, at most %d", ErrBadDestination, len(ds), maxDestinations)
 	}
 	for _, d := range ds {
-		switch d.GetProtocol() {
-		case "gwmp", "mqtt", "http":
-		default:
-			return fmt.Errorf("%w: protocol %q (want gwmp, mqtt or http)", ErrBadDestination, d.GetProtocol())
-		}
-		if n := len(d.GetEndpoint()); n == 0 || n > maxEndpointLen {
+		ep := d.GetEndpoint()
+		if n := len(ep); n == 0 || n > maxEndpointLen {
 			return fmt.Errorf("%w: endpoint of %d characters", ErrBadDestination, n)
+		}
+		switch d.GetProtocol() {
+		case ProtocolGWMP:
+			host, port, err := net.SplitHostPort(ep)
+			p, perr := strconv.Atoi(port)
+			if err != nil || host == "" || perr != nil || p <= 0 || p > 65535 {
+				return fmt.Errorf("%w: gwmp endpoint %q is not host:port", ErrBadDestination, ep)
+			}
+		case ProtocolChirpStackMQTT, ProtocolHTTPRoaming:
+			u, err := url.Parse(ep)
+			if err != nil || u.Host == "" || u.Scheme == "" {
+				return fmt.Errorf("%w: %s endpoint %q is not a URL", ErrBadDestination, d.GetProtocol(), ep)
+			}
+			if d.GetProtocol() == ProtocolHTTPRoaming && u.Scheme != "http" && u.Scheme != "https" {
+				return fmt.Errorf("%w: roaming URL scheme %q", ErrBadDestination, u.Scheme)
+			}
+		default:
+			return fmt.Errorf("%w: protocol %q (want %s, %s or %s)", ErrBadDestination, d.GetProtocol(),
+				ProtocolGWMP, ProtocolChirpStackMQTT, ProtocolHTTPRoaming)
 		}
 	}
 	return nil
@@ -692,6 +717,9 @@ func (s *state) updateOUI(op *ledgerpb.UpdateOUI, verify bool) (func(), error) {
 		}
 		n := len(o.euis)
 		for _, p := range ps {
+			if p.GetJoinEui() == 0 && p.GetDevEui() == 0 {
+				return nil, fmt.Errorf("%w: EUI pair 0:0", ErrMalformed)
+			}
 			if _, ok := o.euis[euiKey{p.GetJoinEui(), p.GetDevEui()}]; !ok {
 				n++
 			}

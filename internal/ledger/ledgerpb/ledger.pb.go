@@ -1138,8 +1138,8 @@ func (x *EUIPair) GetDevEui() uint64 {
 // Destination is an LNS endpoint of an OUI.
 type Destination struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Protocol      string                 `protobuf:"bytes,1,opt,name=protocol,proto3" json:"protocol,omitempty"` // "gwmp", "mqtt" or "http"
-	Endpoint      string                 `protobuf:"bytes,2,opt,name=endpoint,proto3" json:"endpoint,omitempty"` // host:port or URL
+	Protocol      string                 `protobuf:"bytes,1,opt,name=protocol,proto3" json:"protocol,omitempty"` // "gwmp" (endpoint host:port), "chirpstack_mqtt" (broker URL) or "http_roaming" (http(s) URL)
+	Endpoint      string                 `protobuf:"bytes,2,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
