@@ -21,15 +21,20 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hexnet/hexnet/internal/broker"
+	"github.com/hexnet/hexnet/internal/clock"
+	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/ledger"
+	"github.com/hexnet/hexnet/internal/ledger/ledgerapi"
 	"github.com/hexnet/hexnet/internal/store"
 )
 
 // Config is the configuration of `hexnet serve`.
 type Config struct {
-	DataDir string       `toml:"data_dir" help:"directory of the store and the network keys"`
-	HTTP    HTTPConfig   `toml:"http" help:"explorer, API, /healthz and /metrics"`
-	Broker  BrokerConfig `toml:"broker" help:"MQTT: the embedded broker, or an external one by URL"`
-	Store   StoreConfig  `toml:"store" help:"Pebble store tuning"`
+	DataDir string        `toml:"data_dir" help:"directory of the store and the network keys"`
+	HTTP    HTTPConfig    `toml:"http" help:"explorer, API, /healthz and /metrics"`
+	Broker  BrokerConfig  `toml:"broker" help:"MQTT: the embedded broker, or an external one by URL"`
+	Store   StoreConfig   `toml:"store" help:"Pebble store tuning"`
+	Ledger  ledger.Config `toml:"ledger" help:"the network's books: accounts, makers, hotspots, OUIs, reward epochs"`
 }
 
 // HTTPConfig configures the HTTP server.
@@ -58,6 +63,7 @@ func DefaultConfig() Config {
 		HTTP:    HTTPConfig{Addr: "127.0.0.1:8080"},
 		Broker:  BrokerConfig{Listen: broker.DefaultAddr, MaxClockSkew: broker.DefaultMaxClockSkew},
 		Store:   StoreConfig{CacheMiB: 64},
+		Ledger:  ledger.DefaultConfig(),
 	}
 }
 
@@ -76,6 +82,13 @@ func (c *Config) Validate() error {
 	if (c.Broker.TLSCert == "") != (c.Broker.TLSKey == "") {
 		errs = append(errs, errors.New("broker: tls_cert and tls_key go together"))
 	}
+	lc := c.Ledger
+	if lc.Admin == "" {
+		lc.Admin = string(identity.PublicKey{}.Address()) // filled with the node's admin key at Run
+	}
+	if err := lc.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("ledger: %w", err))
+	}
 	if c.Store.CacheMiB <= 0 {
 		errs = append(errs, errors.New("store.cache_mib must be positive"))
 	}
@@ -85,14 +98,16 @@ func (c *Config) Validate() error {
 // Deps are the node's collaborators; all optional.
 type Deps struct {
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Clock drives the network's own time (entropy, PoC windows, epochs);
+	// the devnet passes a sped-up clock. Default: the real clock.
+	Clock clock.Clock
 }
 
 // Node is the network side in one process.
 type Node struct {
 	cfg      Config
 	log      *slog.Logger
-	now      func() time.Time
+	clk      clock.Clock
 	registry *prometheus.Registry
 	mux      *http.ServeMux
 
@@ -101,6 +116,7 @@ type Node struct {
 	db       *store.DB
 	keys     *Keys
 	broker   *broker.Broker
+	ledger   *ledger.Ledger
 	httpAddr string
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -115,12 +131,12 @@ func New(cfg Config, deps Deps) (*Node, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	if deps.Now == nil {
-		deps.Now = time.Now
+	if deps.Clock == nil {
+		deps.Clock = clock.Real{}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Node{cfg: cfg, log: deps.Logger, now: deps.Now, registry: reg, mux: http.NewServeMux(), ready: make(chan struct{}), done: make(chan struct{})}, nil
+	return &Node{cfg: cfg, log: deps.Logger, clk: deps.Clock, registry: reg, mux: http.NewServeMux(), ready: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // Ready is closed once the store is open, the broker and HTTP server listen.
@@ -145,6 +161,9 @@ func (n *Node) BrokerURL() string {
 	}
 	return scheme + "://" + n.broker.Addr()
 }
+
+// Ledger returns the ledger (valid after Ready).
+func (n *Node) Ledger() *ledger.Ledger { n.mu.Lock(); defer n.mu.Unlock(); return n.ledger }
 
 // Keys returns the network keys (valid after Ready).
 func (n *Node) Keys() *Keys { n.mu.Lock(); defer n.mu.Unlock(); return n.keys }
@@ -184,7 +203,7 @@ func (n *Node) Run(ctx context.Context) error {
 		b, err = broker.New(broker.Config{
 			Addr: n.cfg.Broker.Listen, TLSCert: n.cfg.Broker.TLSCert, TLSKey: n.cfg.Broker.TLSKey,
 			Services: services, MaxClockSkew: n.cfg.Broker.MaxClockSkew,
-		}, broker.Deps{Logger: n.log.With("component", "broker"), Registry: n.registry, Now: n.now})
+		}, broker.Deps{Logger: n.log.With("component", "broker"), Registry: n.registry})
 		if err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
@@ -195,6 +214,23 @@ func (n *Node) Run(ctx context.Context) error {
 			return g.Wait()
 		}
 	}
+
+	lcfg := n.cfg.Ledger
+	if lcfg.Admin == "" {
+		lcfg.Admin = string(keys.Admin.Address())
+	}
+	led, err := ledger.New(lcfg, ledger.Deps{
+		Store: ledger.SpaceKV(db.Prefix("ledger/")), Oracle: keys.Oracle, Clock: n.clk.Now,
+		Logger: n.log.With("component", "ledger"),
+	})
+	if err != nil {
+		cancel()
+		_ = g.Wait()
+		return fmt.Errorf("node: %w", err)
+	}
+	defer led.Close()
+	g.Go(func() error { return led.Run(gctx) })
+	n.mux.Handle(ledgerapi.Prefix, ledgerapi.NewHandler(led, n.log.With("component", "ledger_api")))
 
 	n.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -222,7 +258,7 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 
 	n.mu.Lock()
-	n.db, n.keys, n.broker, n.httpAddr = db, keys, b, ln.Addr().String()
+	n.db, n.keys, n.broker, n.ledger, n.httpAddr = db, keys, b, led, ln.Addr().String()
 	n.mu.Unlock()
 	close(n.ready)
 	n.log.Info("hexnet serving", "http", "http://"+ln.Addr().String(), "mqtt", n.BrokerURL(), "data_dir", n.cfg.DataDir)
