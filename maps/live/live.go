@@ -352,10 +352,11 @@ func (h *Hub) writeLoop(c *client) {
 			}
 		case <-c.kicked:
 			if c.closeCode != websocket.CloseAbnormalClosure {
-				// A slow client's TCP window may be full: the deadline keeps
-				// this goroutine (never the hub) from waiting long.
+				// A slow client's TCP window may be full: only this goroutine
+				// (never the hub) waits, at most WriteTimeout, for it to
+				// drain far enough to take the close frame.
 				_ = c.conn.WriteControl(websocket.CloseMessage,
-					websocket.FormatCloseMessage(c.closeCode, c.closeReason), time.Now().Add(time.Second))
+					websocket.FormatCloseMessage(c.closeCode, c.closeReason), time.Now().Add(h.cfg.WriteTimeout))
 			}
 			return
 		}
