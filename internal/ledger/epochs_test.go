@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -315,5 +317,53 @@ func TestTopUpsChargeAndBeforeClose(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("units recorded by BeforeClose were not paid")
+	}
+}
+
+// TestConcurrentUse debits, records, submits, reads and closes from several
+// goroutines at once: every debit is charged exactly once overall.
+func TestConcurrentUse(t *testing.T) {
+	n := newNet(t)
+	hs := n.setup(2)
+	payer := n.maker.Public()
+	start := n.l.DCBalance(payer)
+	var wg sync.WaitGroup
+	charged := make([]int, 4)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				// two goroutines share each key, so half the calls are repeats
+				if c, err := n.l.ChargeDC(payer, 1, fmt.Sprintf("k%d-%d", g/2, i)); err == nil && c {
+					charged[g]++
+				}
+				_ = n.l.RecordPoC(n.l.NextEpoch(), hs[i%2].Public(), 1, 1, fmt.Sprintf("u%d-%d", g, i))
+				n.l.Account(payer)
+				n.l.OUIs()
+				if i == 100 && g == 0 {
+					n.clock.Advance(epochLen)
+					if _, err := n.l.CloseDue(); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	total := 0
+	for _, c := range charged {
+		total += c
+	}
+	if total != 400 {
+		t.Fatalf("%d debits charged, want 400 (2 keys sets x 200)", total)
+	}
+	if got := n.l.DCBalance(payer); got != start-400 {
+		t.Fatalf("balance %d, want %d", got, start-400)
+	}
+	live := snapshot(n.l)
+	n.open()
+	if got := snapshot(n.l); got != live {
+		t.Fatal("replay after concurrent use differs")
 	}
 }

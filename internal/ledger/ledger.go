@@ -150,6 +150,10 @@ func New(cfg Config, deps Deps) (*Ledger, error) {
 		if err := l.writeGenesis(); err != nil {
 			return nil, err
 		}
+	} else if admin, _ := identity.ParseAddress(cfg.Admin); admin != l.st.admin {
+		// genesis is history: the journal's admin stays, whatever the config says now
+		l.log.Warn("config admin differs from the journal's genesis; the genesis admin is kept",
+			"config_admin", cfg.Admin, "genesis_admin", l.st.admin.String())
 	}
 	if err := l.loadInputs(); err != nil {
 		return nil, err

@@ -35,12 +35,12 @@ type account struct {
 }
 
 type hotspotRec struct {
-	owner, maker     identity.PublicKey
-	asserted         bool
-	cell             uint64
-	gain, elevation  int32
-	region           wire.Region
-	onboardedAtLevel uint64
+	owner, maker    identity.PublicKey
+	asserted        bool
+	cell            uint64
+	gain, elevation int32
+	region          wire.Region
+	onboardedAt     uint64
 }
 
 type makerRec struct {
@@ -364,7 +364,7 @@ func (s *state) onboard(op *ledgerpb.OnboardHotspot, height uint64, verify bool)
 		m := s.acct(mk)
 		m.nonce = op.GetNonce()
 		m.dc -= s.p.onboardFee
-		s.hotspots[hs] = &hotspotRec{owner: owner, maker: mk, onboardedAtLevel: height}
+		s.hotspots[hs] = &hotspotRec{owner: owner, maker: mk, onboardedAt: height}
 	}, nil
 }
 
