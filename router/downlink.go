@@ -2,6 +2,8 @@ package router
 
 import (
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hexnet/hexnet/internal/identity"
@@ -20,10 +22,28 @@ const tolerance = 50 * time.Millisecond
 // and data rate, RX2 one second later on the region's RX2 frequency and data
 // rate. An LNS that answered in RX2 keeps RX2 only. Unknown uplinks go to the
 // addressed hotspot with the LNS's window as RX1.
+//
+// d.Done, when set, receives nil once the PacketDown is published, or an
+// error wrapping ErrDownlinkMalformed or ErrDownlinkFailed.
 func (r *Router) onDownlink(d delivery.Downlink) {
+	err := r.relayDownlink(d)
+	if d.Done != nil {
+		d.Done(err)
+	}
+}
+
+// Downlink verdicts passed to delivery.Downlink.Done.
+var (
+	// ErrDownlinkMalformed reports an empty or oversized PHYPayload.
+	ErrDownlinkMalformed = errors.New("router: malformed downlink")
+	// ErrDownlinkFailed reports a downlink that could not be signed or published.
+	ErrDownlinkFailed = errors.New("router: downlink not published")
+)
+
+func (r *Router) relayDownlink(d delivery.Downlink) error {
 	if len(d.Payload) == 0 || len(d.Payload) > lorawan.MaxFrameSize {
 		r.m.downlinks.WithLabelValues("malformed").Inc()
-		return
+		return fmt.Errorf("%w: %d-byte payload", ErrDownlinkMalformed, len(d.Payload))
 	}
 	target := d.Hotspot
 	rx1 := &wire.Window{Tmst: d.Tmst, Frequency: d.Frequency, DataRate: d.DataRate, Immediate: d.Immediate}
@@ -65,19 +85,20 @@ func (r *Router) onDownlink(d delivery.Downlink) {
 	if err := r.deps.Key.Sign(pd); err != nil {
 		r.m.downlinks.WithLabelValues("error").Inc()
 		r.log.Error("sign downlink", "err", err)
-		return
+		return fmt.Errorf("%w: sign: %w", ErrDownlinkFailed, err)
 	}
 	b, err := wire.Marshal(pd)
 	if err != nil {
 		r.m.downlinks.WithLabelValues("error").Inc()
-		return
+		return fmt.Errorf("%w: marshal: %w", ErrDownlinkFailed, err)
 	}
 	if err := r.deps.Publisher.Publish(wire.DownTopic(string(identity.AddressOf(target))), b); err != nil {
 		r.m.downlinks.WithLabelValues("error").Inc()
 		r.log.Warn("publish downlink", "err", err)
-		return
+		return fmt.Errorf("%w: publish: %w", ErrDownlinkFailed, err)
 	}
 	r.m.downlinks.WithLabelValues("ok").Inc()
+	return nil
 }
 
 func near(a, b time.Duration) bool { return a-b < tolerance && b-a < tolerance }

@@ -6,6 +6,8 @@ package delivery
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hexnet/hexnet/internal/identity"
@@ -49,6 +51,11 @@ type Downlink struct {
 	Frequency uint64
 	DataRate  string
 	PowerDBm  uint32
+	// Done, when set, is called once with the router's verdict: nil when
+	// the downlink was signed and published to a hotspot, else why not.
+	// Senders use it to answer their LNS (ChirpStack event/ack, roaming
+	// XmitDataAns). It may run on the goroutine that passed the downlink.
+	Done func(err error)
 }
 
 // Sender delivers uplinks to one destination and reports its downlinks
@@ -66,3 +73,26 @@ type Sender interface {
 // Dialer opens a Sender for a destination; downlinks received from it are
 // passed to down, from any goroutine.
 type Dialer func(dest routes.Destination, down func(Downlink)) (Sender, error)
+
+// ErrUnsupportedProtocol is returned by a Multi dialer for a protocol it has
+// no dialer for.
+var ErrUnsupportedProtocol = errors.New("delivery: unsupported protocol")
+
+// Multi returns a Dialer that dispatches on the destination's protocol to
+// the dialer registered for it (e.g. gwmp, chirpstack_mqtt, http_roaming).
+// The map is copied; a nil dialer counts as missing.
+func Multi(byProtocol map[routes.Protocol]Dialer) Dialer {
+	m := make(map[routes.Protocol]Dialer, len(byProtocol))
+	for p, d := range byProtocol {
+		if d != nil {
+			m[p] = d
+		}
+	}
+	return func(dest routes.Destination, down func(Downlink)) (Sender, error) {
+		d, ok := m[dest.Protocol]
+		if !ok {
+			return nil, fmt.Errorf("%w: %q", ErrUnsupportedProtocol, dest.Protocol)
+		}
+		return d(dest, down)
+	}
+}
