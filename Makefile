@@ -41,6 +41,7 @@ demo: build
 proto:
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc -I internal/wire --go_out=. --go_opt=module=github.com/hexnet/hexnet internal/wire/wire.proto
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc -I internal/ledger/ledgerpb --go_out=. --go_opt=module=github.com/hexnet/hexnet internal/ledger/ledgerpb/ledger.proto
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -24,6 +24,8 @@ usage:
   hexnet lorawan decode HEX|BASE64 [--nwkskey K] [--appskey K] [--appkey K]
                                            decode a LoRaWAN PHYPayload as JSON
   hexnet firmware build|verify|flash ...   build a signed agent bundle, check one, provision a gateway's root filesystem
+
+` + ledgerUsage + `
   hexnet version                           print the version
 `
 
@@ -46,6 +48,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return runConfigPrint(args[2:], stdout, stderr)
+	case "wallet":
+		return runWallet(args[1:], stdout, stderr)
+	case "maker":
+		return runMaker(args[1:], stdout, stderr)
+	case "hotspot":
+		return runHotspot(args[1:], stdout, stderr)
+	case "dc":
+		return runDC(args[1:], stdout, stderr)
+	case "oui":
+		return runOUI(args[1:], stdout, stderr)
+	case "rewards":
+		return runRewards(args[1:], stdout, stderr)
 	case "firmware":
 		return runFirmware(args[1:], stdout, stderr)
 	case "serve":

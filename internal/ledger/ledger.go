@@ -76,6 +76,7 @@ type Ledger struct {
 	beforeClose func(uint64) error
 	subsMu      sync.Mutex
 	subs        []func(identity.PublicKey)
+	hotspotSubs []func(identity.PublicKey)
 
 	// faults, when set by tests, is called at named steps of an epoch close
 	// and may fail them: "before_journal", "journal_commit", "after_journal".
@@ -250,8 +251,42 @@ func (l *Ledger) SubmitOp(op *ledgerpb.Op) (uint64, error) {
 	l.mu.Unlock()
 	if err == nil {
 		l.notifyTopUp(op)
+		l.notifyHotspot(op)
 	}
 	return h, err
+}
+
+// SubscribeHotspots registers fn, called with the hotspot after every
+// operation that changes it (onboarding, location assertion, transfer). fn
+// runs without ledger locks held and may call the ledger.
+func (l *Ledger) SubscribeHotspots(fn func(hotspot identity.PublicKey)) {
+	l.subsMu.Lock()
+	defer l.subsMu.Unlock()
+	l.hotspotSubs = append(l.hotspotSubs, fn)
+}
+
+func (l *Ledger) notifyHotspot(op *ledgerpb.Op) {
+	var raw []byte
+	switch b := op.GetBody().(type) {
+	case *ledgerpb.Op_OnboardHotspot:
+		raw = b.OnboardHotspot.GetHotspot()
+	case *ledgerpb.Op_AssertLocation:
+		raw = b.AssertLocation.GetHotspot()
+	case *ledgerpb.Op_TransferHotspot:
+		raw = b.TransferHotspot.GetHotspot()
+	default:
+		return
+	}
+	pk, err := identity.PublicKeyFromBytes(raw)
+	if err != nil {
+		return
+	}
+	l.subsMu.Lock()
+	subs := slices.Clone(l.hotspotSubs)
+	l.subsMu.Unlock()
+	for _, fn := range subs {
+		fn(pk)
+	}
 }
 
 // SubscribeTopUps registers fn, called with the account after every

@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"math"
+	"sync"
 	"testing"
 
 	"github.com/hexnet/hexnet/internal/identity"
@@ -289,5 +290,27 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := n.cfg.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestHotspotsListAndSubscription(t *testing.T) {
+	n := newNet(t)
+	var mu sync.Mutex
+	var seen []identity.PublicKey
+	n.l.SubscribeHotspots(func(pk identity.PublicKey) { mu.Lock(); seen = append(seen, pk); mu.Unlock() })
+	hs := n.setup(3)
+	list := n.l.Hotspots()
+	if len(list) != 3 {
+		t.Fatalf("Hotspots() has %d entries, want 3", len(list))
+	}
+	for i := 1; i < len(list); i++ {
+		if list[i-1].Address >= list[i].Address {
+			t.Fatal("Hotspots() not ordered by address")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 6 || seen[0] != hs[0].Public() || seen[1] != hs[0].Public() || seen[5] != hs[2].Public() {
+		t.Fatalf("notifications %v, want onboard and assert of each hotspot", seen)
 	}
 }

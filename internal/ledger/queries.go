@@ -93,6 +93,24 @@ func (l *Ledger) Hotspot(pk identity.PublicKey) (HotspotInfo, bool) {
 	return info, true
 }
 
+// Hotspots returns every onboarded hotspot, ordered by address.
+func (l *Ledger) Hotspots() []HotspotInfo {
+	l.mu.RLock()
+	keys := make([]identity.PublicKey, 0, len(l.st.hotspots))
+	for pk := range l.st.hotspots {
+		keys = append(keys, pk)
+	}
+	l.mu.RUnlock()
+	out := make([]HotspotInfo, 0, len(keys))
+	for _, pk := range keys {
+		if h, ok := l.Hotspot(pk); ok {
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out
+}
+
 // DevAddrRange is an inclusive range of DevAddrs.
 type DevAddrRange struct {
 	Start uint32 `json:"start"`
