@@ -124,7 +124,7 @@ func Generate(cfg Config) (*Network, error) {
 		return (u - 0.5) * 14
 	}
 	t := cfg.Start
-	reasons := []string{"bad_rssi", "too_late", "below_min_distance", "invalid_frequency"}
+	reasons := []string{"bad_rssi", "too_late", "invalid_frequency", "gateway_no_valid_beacons"}
 	for round := 0; round < cfg.BeaconsPerHotspot; round++ {
 		for i, b := range n.Hotspots {
 			t = t.Add(time.Duration(30+rng.IntN(60)) * time.Second)
@@ -206,7 +206,7 @@ func Generate(cfg Config) (*Network, error) {
 		dist := 0.3 + 4*rng.Float64()
 		lat, lng := offset(h.Lat, h.Lng, dist*math.Cos(ang), dist*math.Sin(ang))
 		mp := maps.MapperPoint{DevEUI: fmt.Sprintf("70b3d57ed00%05x", p%7), Lat: lat, Lng: lng, Alt: 10 + rng.Float64()*20,
-			Accuracy: 3 + rng.Float64()*20, At: cfg.Start.Add(time.Duration(p) * time.Minute)}
+			Accuracy: 3 + rng.Float64()*20, At: cfg.Start.Add(t.Sub(cfg.Start) * time.Duration(p) / time.Duration(cfg.MapperPoints))}
 		for j, w := range n.Hotspots {
 			d := DistanceM(lat, lng, w.Lat, w.Lng)
 			rssi := rssiAt(d, shadow(j, 1000+p)) - 5
