@@ -83,3 +83,17 @@ func SignOnboardMaker(op *ledgerpb.OnboardHotspot, maker *identity.Key) error {
 	op.MakerSignature = maker.SignBytes(b)
 	return nil
 }
+
+// OnboardOp builds the encoded, fully signed onboarding operation of a
+// hotspot by its owner and maker (for programs that hold both keys, such
+// as the devnet and tests; hosts and makers use the CLI's two-step flow).
+func OnboardOp(hotspot identity.PublicKey, owner, maker *identity.Key, nonce uint64) ([]byte, error) {
+	op := &ledgerpb.OnboardHotspot{Hotspot: hotspot.Bytes(), Owner: owner.Public().Bytes(), Maker: maker.Public().Bytes(), Nonce: nonce}
+	if err := SignOnboardOwner(op, owner); err != nil {
+		return nil, err
+	}
+	if err := SignOnboardMaker(op, maker); err != nil {
+		return nil, err
+	}
+	return EncodeOp(&ledgerpb.Op{Body: &ledgerpb.Op_OnboardHotspot{OnboardHotspot: op}})
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/hexnet/hexnet/internal/identity"
 	"github.com/hexnet/hexnet/internal/ledger"
 	"github.com/hexnet/hexnet/internal/ledger/ledgerapi"
+	"github.com/hexnet/hexnet/internal/mqttc"
 	"github.com/hexnet/hexnet/internal/store"
 )
 
@@ -48,6 +49,8 @@ type BrokerConfig struct {
 	TLSCert      string        `toml:"tls_cert" help:"PEM certificate: the embedded broker speaks TLS when set with tls_key"`
 	TLSKey       string        `toml:"tls_key" help:"PEM private key for tls_cert"`
 	External     string        `toml:"external" help:"URL of an external broker (tcp://, ssl://); when set no embedded broker runs"`
+	Username     string        `toml:"username" help:"username the network services use on an external broker"`
+	Password     string        `toml:"password" help:"password the network services use on an external broker"`
 	MaxClockSkew time.Duration `toml:"max_clock_skew" help:"how far a login token's timestamp may be from the broker clock"`
 }
 
@@ -203,7 +206,7 @@ func (n *Node) Run(ctx context.Context) error {
 		b, err = broker.New(broker.Config{
 			Addr: n.cfg.Broker.Listen, TLSCert: n.cfg.Broker.TLSCert, TLSKey: n.cfg.Broker.TLSKey,
 			Services: services, MaxClockSkew: n.cfg.Broker.MaxClockSkew,
-		}, broker.Deps{Logger: n.log.With("component", "broker"), Registry: n.registry})
+		}, broker.Deps{Logger: n.log, Registry: n.registry})
 		if err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
@@ -213,6 +216,9 @@ func (n *Node) Run(ctx context.Context) error {
 		case <-gctx.Done():
 			return g.Wait()
 		}
+		n.mu.Lock()
+		n.broker = b
+		n.mu.Unlock()
 	}
 
 	lcfg := n.cfg.Ledger
@@ -221,7 +227,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	led, err := ledger.New(lcfg, ledger.Deps{
 		Store: ledger.SpaceKV(db.Prefix("ledger/")), Oracle: keys.Oracle, Clock: n.clk.Now,
-		Logger: n.log.With("component", "ledger"),
+		Logger: n.log,
 	})
 	if err != nil {
 		cancel()
@@ -231,6 +237,20 @@ func (n *Node) Run(ctx context.Context) error {
 	defer led.Close()
 	g.Go(func() error { return led.Run(gctx) })
 	n.mux.Handle(ledgerapi.Prefix, ledgerapi.NewHandler(led, n.log.With("component", "ledger_api")))
+
+	cfgClient, err := n.serviceClient(gctx, keys.Config, "config")
+	if err != nil {
+		cancel()
+		_ = g.Wait()
+		return err
+	}
+	defer cfgClient.Close()
+	rp := newRegionParams(led, keys.Config, func(ctx context.Context, topic string, b []byte) error {
+		pctx, c := context.WithTimeout(ctx, 10*time.Second)
+		defer c()
+		return cfgClient.Publish(pctx, topic, 1, true, b)
+	}, n.clk.Now, n.log.With("component", "region_params"))
+	g.Go(func() error { return rp.Run(gctx) })
 
 	n.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -263,6 +283,27 @@ func (n *Node) Run(ctx context.Context) error {
 	close(n.ready)
 	n.log.Info("hexnet serving", "http", "http://"+ln.Addr().String(), "mqtt", n.BrokerURL(), "data_dir", n.cfg.DataDir)
 	return g.Wait()
+}
+
+// serviceClient connects a network service to the broker: with its own key
+// on the embedded broker, with the configured credentials on an external one.
+func (n *Node) serviceClient(ctx context.Context, key *identity.Key, role string) (*mqttc.Client, error) {
+	cfg := mqttc.Config{
+		URL:          n.BrokerURL(),
+		ClientID:     string(key.Address()) + "-" + role,
+		CleanSession: true,
+		Logger:       n.log.With("component", "mqtt", "role", role),
+	}
+	if n.cfg.Broker.External != "" {
+		cfg.Username, cfg.Password = n.cfg.Broker.Username, n.cfg.Broker.Password
+	} else {
+		cfg.Key = key
+	}
+	c, err := mqttc.Dial(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("node: %s mqtt client: %w", role, err)
+	}
+	return c, nil
 }
 
 // Close stops a running node and waits for Run to return. It is idempotent.

@@ -1,12 +1,22 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/uber/h3-go/v4"
+
+	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/ledger"
+	"github.com/hexnet/hexnet/internal/ledger/ledgerpb"
+	"github.com/hexnet/hexnet/internal/mqttc"
+	"github.com/hexnet/hexnet/internal/wire"
 )
 
 func startNode(t *testing.T, dir string) *Node {
@@ -15,7 +25,7 @@ func startNode(t *testing.T, dir string) *Node {
 	cfg.DataDir = dir
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Broker.Listen = "127.0.0.1:0"
-	n, err := New(cfg, Deps{})
+	n, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,5 +91,63 @@ func TestConfigValidate(t *testing.T) {
 	c.Broker.TLSCert = "x.pem"
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tls_key") || !strings.Contains(err.Error(), "external") {
 		t.Fatalf("validate: %v", err)
+	}
+}
+
+// An asserted hotspot finds its signed region parameters on its retained config topic.
+func TestRegionParamsForAssertedHotspots(t *testing.T) {
+	owner, _ := identity.FromSeed(bytes.Repeat([]byte{1}, 32))
+	maker, _ := identity.FromSeed(bytes.Repeat([]byte{2}, 32))
+	hs, _ := identity.FromSeed(bytes.Repeat([]byte{3}, 32))
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Addr, cfg.Broker.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Ledger.Allocations = []string{string(owner.Address()) + "=0:100000000", string(maker.Address()) + "=0:100000000"}
+	n, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- n.Run(context.Background()) }()
+	t.Cleanup(func() { n.Close(); <-errc })
+	<-n.Ready()
+	l := n.Ledger()
+	mustOp := func(b []byte, err error) {
+		t.Helper()
+		if err == nil {
+			err = l.Submit(b)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustOp(ledger.SignOp(n.Keys().Admin, &ledgerpb.RegisterMaker{Nonce: 1, Maker: maker.Public().Bytes(), Name: "m"}))
+	mustOp(ledger.OnboardOp(hs.Public(), owner, maker, 1))
+	cell := h3.LatLngToCell(h3.LatLng{Lat: 52.09, Lng: 5.12}, 12)
+	mustOp(ledger.SignOp(owner, &ledgerpb.AssertLocation{Nonce: 1, Hotspot: hs.Public().Bytes(), H3: uint64(cell), Gain: 45, Elevation: 10}))
+
+	c, err := mqttc.Dial(context.Background(), mqttc.Config{URL: n.BrokerURL(), Key: hs, CleanSession: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := make(chan []byte, 4)
+	if err := c.Subscribe(wire.ConfigTopic(string(hs.Address())), 1, func(_ string, p []byte) { got <- p }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-got:
+		var p wire.RegionParams
+		if err := wire.Unmarshal(b, &p); err != nil {
+			t.Fatal(err)
+		}
+		if err := identity.Verify(&p, n.Keys().Config.Public()); err != nil {
+			t.Fatalf("not signed by the config key: %v", err)
+		}
+		if p.Region != wire.Region_EU868 || p.AntennaGainDbiX10 != 45 || !bytes.Equal(p.Hotspot, hs.Public().Bytes()) || len(p.Channels) == 0 {
+			t.Fatalf("region params %v", &p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no region parameters")
 	}
 }
