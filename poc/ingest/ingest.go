@@ -148,6 +148,10 @@ type Pipeline struct {
 	closed  atomic.Bool
 	backlog atomic.Bool
 
+	ifmu     sync.Mutex
+	inflight map[[32]byte]struct{} // hashes of rounds being committed
+	slots    chan struct{}         // admission rounds in progress (at most 2)
+
 	// verifier state, guarded by wmu
 	wmu      sync.Mutex
 	groups   map[string]*group
@@ -191,13 +195,15 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	}
 	return &Pipeline{
 		cfg: cfg, deps: deps, vcfg: deps.Verifier.Config(), clock: deps.Clock, log: deps.Logger, m: m,
-		queue:   make(chan *item, cfg.QueueSize),
-		wakeup:  make(chan struct{}, 1),
-		groups:  map[string]*group{},
-		held:    map[[32]byte]struct{}{},
-		closedG: map[string]closedInfo{},
-		done:    make(chan struct{}),
-		ready:   make(chan struct{}),
+		queue:    make(chan *item, cfg.QueueSize),
+		wakeup:   make(chan struct{}, 1),
+		groups:   map[string]*group{},
+		held:     map[[32]byte]struct{}{},
+		inflight: map[[32]byte]struct{}{},
+		slots:    make(chan struct{}, 2),
+		closedG:  map[string]closedInfo{},
+		done:     make(chan struct{}),
+		ready:    make(chan struct{}),
 	}, nil
 }
 
@@ -250,10 +256,16 @@ func (p *Pipeline) Handle(topic string, payload []byte) error {
 		if !it.lead {
 			return it.err
 		}
-		p.amu.Lock()
 	} else {
 		p.leading = true
+		p.amu.Unlock()
 	}
+	// At most two rounds between taking their reports and the end of their
+	// commit: one verifying while the other waits for its fsync. Meanwhile
+	// new calls queue, so rounds grow with the load instead of running one
+	// report at a time.
+	p.slots <- struct{}{}
+	p.amu.Lock()
 	n := min(len(p.waitq), p.cfg.MaxBatch)
 	batch := make([]*item, n)
 	copy(batch, p.waitq)
@@ -263,7 +275,11 @@ func (p *Pipeline) Handle(topic string, payload []byte) error {
 	p.amu.Unlock()
 
 	p.admit(batch)
+	return it.err
+}
 
+// handoff passes the lead to the oldest waiting call, or ends it.
+func (p *Pipeline) handoff() {
 	p.amu.Lock()
 	if len(p.waitq) > 0 {
 		next := p.waitq[0]
@@ -273,13 +289,21 @@ func (p *Pipeline) Handle(topic string, payload []byte) error {
 		p.leading = false
 	}
 	p.amu.Unlock()
-	return it.err
 }
 
 // admit checks, persists and queues one round of reports; it sets each
-// item's err and wakes every item but the first (the leader's own).
+// item's err and wakes every item but the first (the leader's own). It
+// hands the lead to the next round once its checks are done, so that the
+// next round verifies signatures while this one waits for its fsync
+// (Pebble coalesces the concurrent synced commits); reports of a round in
+// flight are in p.inflight for the next round's duplicate check.
 func (p *Pipeline) admit(batch []*item) {
+	handed := false
 	defer func() {
+		<-p.slots
+		if !handed {
+			p.handoff()
+		}
 		for _, it := range batch[1:] {
 			it.wake <- struct{}{}
 		}
@@ -346,6 +370,13 @@ func (p *Pipeline) admit(batch []*item) {
 			continue
 		}
 		seen[it.hash] = struct{}{}
+		p.ifmu.Lock()
+		_, dup := p.inflight[it.hash]
+		p.ifmu.Unlock()
+		if dup {
+			it.err = p.reject(poc.ReasonDuplicate, nil)
+			continue
+		}
 		dup, err := p.isDuplicate(it.hash, now)
 		if err != nil {
 			it.err = fmt.Errorf("%w: %w", ErrStore, err)
@@ -369,7 +400,20 @@ func (p *Pipeline) admit(batch []*item) {
 	if len(accepted) == 0 {
 		return
 	}
-	if err := b.CommitSync(); err != nil {
+	p.ifmu.Lock()
+	for _, it := range accepted {
+		p.inflight[it.hash] = struct{}{}
+	}
+	p.ifmu.Unlock()
+	handed = true
+	p.handoff()
+	err = b.CommitSync()
+	p.ifmu.Lock()
+	for _, it := range accepted {
+		delete(p.inflight, it.hash)
+	}
+	p.ifmu.Unlock()
+	if err != nil {
 		p.storeFail(accepted, err)
 		return
 	}

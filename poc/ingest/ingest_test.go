@@ -25,7 +25,7 @@ type small struct {
 	wps [][]byte
 }
 
-func newSmall(t *testing.T, e *env) *small {
+func newSmall(t testing.TB, e *env) *small {
 	s := &small{e: e, b: e.hotspot("b", 48.10, 11.50)}
 	for i, d := range []float64{0.01, 0.02, 0.03} {
 		s.ws = append(s.ws, e.hotspot(string(rune('x'+i)), 48.10+d, 11.50))
