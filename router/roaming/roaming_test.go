@@ -165,9 +165,11 @@ func TestSendErrors(t *testing.T) {
 		h    func(http.ResponseWriter, *http.Request)
 		fail bool
 	}{
-		"500":      {func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "x", 500) }, true},
-		"garbage":  {func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("<html>")) }, true},
-		"wrong tx": {reply(func(p PRStartReq) any { return PRStartAns{Base: Base{MessageType: MsgPRStartAns, TransactionID: p.TransactionID + 1}} }), true},
+		"500":     {func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "x", 500) }, true},
+		"garbage": {func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("<html>")) }, true},
+		"wrong tx": {reply(func(p PRStartReq) any {
+			return PRStartAns{Base: Base{MessageType: MsgPRStartAns, TransactionID: p.TransactionID + 1}}
+		}), true},
 		"refused": {reply(func(p PRStartReq) any {
 			return PRStartAns{Base: Base{MessageType: MsgPRStartAns, TransactionID: p.TransactionID}, Result: Result{ResultCode: "UnknownDevAddr"}}
 		}), false},
