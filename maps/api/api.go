@@ -7,6 +7,8 @@
 package api
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -333,13 +335,37 @@ func (s *Server) hexes(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeGeoJSON(w, AppendHexes(make([]byte, 0, 600*len(hx)+64), hx))
+	writeGeoJSON(w, r, AppendHexes(make([]byte, 0, 600*len(hx)+64), hx))
 }
 
-func writeGeoJSON(w http.ResponseWriter, body []byte) {
-	w.Header().Set("Content-Type", "application/geo+json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+// writeGeoJSON sends body, gzipped (fastest level) when the client accepts
+// it and the body is large enough to gain from it.
+func writeGeoJSON(w http.ResponseWriter, r *http.Request, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/geo+json")
+	h.Add("Vary", "Accept-Encoding")
+	if len(body) >= 8<<10 && acceptsGzip(r) {
+		var buf bytes.Buffer
+		buf.Grow(len(body) / 4)
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		_, _ = zw.Write(body)
+		if zw.Close() == nil {
+			h.Set("Content-Encoding", "gzip")
+			body = buf.Bytes()
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.Write(body)
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(enc) == "gzip" && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }
 
 func cellParam(r *http.Request) (h3.Cell, error) {
@@ -375,7 +401,7 @@ func (s *Server) coverage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeGeoJSON(w, AppendCoverage(make([]byte, 0, 700*len(cv)+64), cv))
+	writeGeoJSON(w, r, AppendCoverage(make([]byte, 0, 700*len(cv)+64), cv))
 }
 
 func floatParam(r *http.Request, name string) (float64, error) {
@@ -423,7 +449,7 @@ func (s *Server) hotspotsGeoJSON(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeGeoJSON(w, AppendHotspots(make([]byte, 0, 300*len(hs)+64), hs))
+	writeGeoJSON(w, r, AppendHotspots(make([]byte, 0, 300*len(hs)+64), hs))
 }
 
 func (s *Server) witnesses(w http.ResponseWriter, r *http.Request) {
@@ -432,7 +458,7 @@ func (s *Server) witnesses(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeGeoJSON(w, AppendEdges(make([]byte, 0, 400*len(es)+64), es))
+	writeGeoJSON(w, r, AppendEdges(make([]byte, 0, 400*len(es)+64), es))
 }
 
 // timeParam parses an RFC 3339 time or a YYYY-MM-DD date (UTC midnight).

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -176,6 +177,22 @@ func TestEndpoints(t *testing.T) {
 	if total != 30 {
 		t.Fatalf("hexes hold %v hotspots, want 30", total)
 	}
+	// Large GeoJSON is gzipped for clients that accept it.
+	req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/hexes?bbox="+f.bbox()+"&res=10", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	zresp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(zresp.Body)
+	if zresp.Header.Get("Content-Encoding") != "gzip" || err != nil {
+		t.Fatalf("gzip: %q %v", zresp.Header.Get("Content-Encoding"), err)
+	}
+	var zfc featureCollection
+	if err := json.NewDecoder(zr).Decode(&zfc); err != nil || len(zfc.Features) != 30 {
+		t.Fatalf("gzipped res-10 hexes: %v, %d features", err, len(zfc.Features))
+	}
+	zresp.Body.Close()
 	cell := hexes.Features[0].Properties["h3"].(string)
 	var hd maps.HexDetail
 	f.get(t, "/api/v1/hexes/"+cell, 200, &hd)

@@ -231,3 +231,17 @@ func FuzzParseSubscribe(f *testing.F) {
 		_ = b
 	})
 }
+
+func FuzzParseBBox(f *testing.F) {
+	f.Add("4.5,52.1,5.3,52.6")
+	f.Add("-180,-90,180,90")
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := live.ParseBBox(s)
+		if err != nil {
+			return
+		}
+		if b[0] > b[2] || b[1] > b[3] || b[0] < -180 || b[3] > 90 {
+			t.Fatalf("accepted bad bbox %v from %q", *b, s)
+		}
+	})
+}
