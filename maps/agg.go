@@ -40,19 +40,19 @@ const (
 type Config struct {
 	// ActiveWindow: a hotspot with PoC or packet activity this recent (or
 	// online) counts as active. Default 24 h.
-	ActiveWindow time.Duration
+	ActiveWindow time.Duration `toml:"active_window" help:"a hotspot with PoC or packet activity this recent (or online) counts as active"`
 	// SweepInterval is how often Run re-evaluates activity. Default 1 min.
-	SweepInterval time.Duration
+	SweepInterval time.Duration `toml:"sweep_interval" help:"how often hotspot activity is re-evaluated"`
 	// RecentItems is how many recent beacons and witnesses a hotspot keeps.
 	// Default 20.
-	RecentItems int
+	RecentItems int `toml:"recent_items" help:"recent beacons and witnesses kept per hotspot"`
 	// MaxCoverageHotspots caps the hotspots remembered per coverage cell
 	// (the strongest are kept). Default 64.
-	MaxCoverageHotspots int
+	MaxCoverageHotspots int `toml:"max_coverage_hotspots" help:"hotspots remembered per mapper coverage cell (strongest kept)"`
 	// Sync makes every aggregate write durable before returning. Default
 	// false: aggregates are derived data, and losing the last writes on a
 	// crash costs a few samples.
-	Sync bool
+	Sync bool `toml:"sync" help:"make every aggregate write durable before returning (aggregates are derived data)"`
 }
 
 // Validate reports negative values.
@@ -1024,4 +1024,11 @@ func (a *Aggregator) Location(addr string) (lat, lng float64, ok bool) {
 // normalize lowercases and unifies separators for name search.
 func normalize(s string) string {
 	return strings.NewReplacer(" ", "-", "_", "-").Replace(strings.ToLower(strings.TrimSpace(s)))
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	var c Config
+	c.defaults()
+	return c
 }

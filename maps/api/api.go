@@ -42,30 +42,30 @@ const (
 type BaseMap struct {
 	// TileURL is a raster tile URL template ({z}/{x}/{y}), e.g.
 	// "https://tile.openstreetmap.org/{z}/{x}/{y}.png".
-	TileURL string `json:"tile_url,omitempty" toml:"tile_url"`
+	TileURL string `json:"tile_url,omitempty" toml:"tile_url" help:"raster tile URL template with {z}/{x}/{y}"`
 	// StyleURL is a MapLibre vector style URL; it wins over TileURL.
-	StyleURL string `json:"style_url,omitempty" toml:"style_url"`
+	StyleURL string `json:"style_url,omitempty" toml:"style_url" help:"MapLibre vector style URL (wins over tile_url)"`
 	// Attribution is shown in the map's corner.
-	Attribution string `json:"attribution,omitempty" toml:"attribution"`
+	Attribution string `json:"attribution,omitempty" toml:"attribution" help:"attribution shown on the map"`
 }
 
 // Config tunes the API. Zero fields take their defaults.
 type Config struct {
 	// MaxFeatures caps the features of one bbox response. Default 20000.
-	MaxFeatures int
+	MaxFeatures int `toml:"max_features" help:"features in one bbox response; more is refused with too_large"`
 	// MaxBBoxCells refuses a hexes/coverage bbox whose area holds more than
 	// this many hexes at the asked resolution. Default 250000.
-	MaxBBoxCells float64
+	MaxBBoxCells float64 `toml:"max_bbox_cells" help:"refuse a hexes/coverage bbox holding more hexes than this at the asked res"`
 	// MaxPage caps the hotspot list's limit. Default 1000.
-	MaxPage int
+	MaxPage int `toml:"max_page" help:"largest limit of the hotspot list"`
 	// CoveredRings is how many res-9 rings "covered" looks around a point. Default 3.
-	CoveredRings int
+	CoveredRings int `toml:"covered_rings" help:"res-9 rings searched around a point by /covered"`
 	// CoveredRSSI is the estimated RSSI (dBm) at which a point counts as covered. Default −125.
-	CoveredRSSI float64
+	CoveredRSSI float64 `toml:"covered_rssi" help:"estimated RSSI (dBm) at which a point counts as covered"`
 	// Ingest holds the mapper ingest gates.
-	Ingest IngestConfig
+	Ingest IngestConfig `toml:"ingest" help:"mapper ingest gates"`
 	// BaseMap is the web map's background.
-	BaseMap BaseMap
+	BaseMap BaseMap `toml:"basemap" help:"web map background; empty means none (works offline)"`
 }
 
 // Validate reports out-of-range settings.
@@ -527,4 +527,11 @@ func safeName(s string) string {
 		}
 		return '_'
 	}, s)
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	var c Config
+	c.defaults()
+	return c
 }

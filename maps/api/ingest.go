@@ -68,23 +68,23 @@ const (
 // IngestConfig holds the mapper ingest gates. Zero fields take their defaults.
 type IngestConfig struct {
 	// MaxAccuracyM: a point whose horizontal accuracy is worse is refused. Default 100 m.
-	MaxAccuracyM float64 `toml:"max_accuracy_m"`
+	MaxAccuracyM float64 `toml:"max_accuracy_m" help:"a point whose horizontal accuracy (m) is worse is refused"`
 	// RequireAccuracy refuses points without an accuracy. Default false.
-	RequireAccuracy bool `toml:"require_accuracy"`
+	RequireAccuracy bool `toml:"require_accuracy" help:"refuse points without an accuracy"`
 	// MinAltM, MaxAltM bound the altitude. Defaults −500 m and 10,000 m.
-	MinAltM float64 `toml:"min_alt_m"`
-	MaxAltM float64 `toml:"max_alt_m"`
+	MinAltM float64 `toml:"min_alt_m" help:"lowest accepted altitude (m)"`
+	MaxAltM float64 `toml:"max_alt_m" help:"highest accepted altitude (m)"`
 	// NullIslandDeg: |lat| and |lng| both below this is "null island". Default 0.01°.
-	NullIslandDeg float64 `toml:"null_island_deg"`
+	NullIslandDeg float64 `toml:"null_island_deg" help:"|lat| and |lng| both below this is null island (a GPS without a fix)"`
 	// MaxHotspotKm: a hotspot farther from the point is refused. Default 500 km.
-	MaxHotspotKm float64 `toml:"max_hotspot_km"`
+	MaxHotspotKm float64 `toml:"max_hotspot_km" help:"a hearing hotspot farther than this from the point is refused"`
 	// MaxAge and MaxFuture bound the uplink time against now. Defaults 7 days and 5 min.
-	MaxAge    time.Duration `toml:"max_age"`
-	MaxFuture time.Duration `toml:"max_future"`
+	MaxAge    time.Duration `toml:"max_age" help:"oldest accepted uplink time"`
+	MaxFuture time.Duration `toml:"max_future" help:"how far ahead of the clock an uplink time may be"`
 	// MaxBody bounds the request body. Default 1 MiB.
-	MaxBody int64 `toml:"max_body"`
+	MaxBody int64 `toml:"max_body" help:"largest request body in bytes"`
 	// MaxPoints bounds the uplinks per request. Default 1000.
-	MaxPoints int `toml:"max_points"`
+	MaxPoints int `toml:"max_points" help:"most uplinks per request"`
 }
 
 // RSSI and SNR ranges accepted from mappers.

@@ -66,16 +66,16 @@ type Event struct {
 type Config struct {
 	// ClientBuffer is how many encoded events may wait for one client before
 	// it is disconnected as slow. Default 256.
-	ClientBuffer int
+	ClientBuffer int `toml:"client_buffer" help:"events that may wait for one client before it is disconnected as slow"`
 	// QueueSize bounds events waiting for the fan-out goroutine; beyond it
 	// Publish drops and counts. Default 8192.
-	QueueSize int
+	QueueSize int `toml:"queue_size" help:"events waiting for the fan-out; beyond it events are dropped and counted"`
 	// WriteTimeout bounds one write to a client. Default 10 s.
-	WriteTimeout time.Duration
+	WriteTimeout time.Duration `toml:"write_timeout" help:"bound on one write to a client"`
 	// PingInterval is how often idle clients are pinged. Default 30 s.
-	PingInterval time.Duration
+	PingInterval time.Duration `toml:"ping_interval" help:"how often idle clients are pinged"`
 	// MaxClients caps concurrent clients; more are refused with 503. Default 10000.
-	MaxClients int
+	MaxClients int `toml:"max_clients" help:"concurrent live feed clients; more are refused with 503"`
 }
 
 // Validate reports a negative setting.
@@ -522,4 +522,11 @@ func parseSubscribe(data []byte) (*Filter, error) {
 		f.BBox = b
 	}
 	return f, nil
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	var c Config
+	c.defaults()
+	return c
 }
