@@ -296,10 +296,45 @@ func TestMapInBrowser(t *testing.T) {
 		t.Fatalf("screenshot looks blank: %d colours, %.3f non-background", colours, nonBG)
 	}
 	reqMu.Lock()
-	defer reqMu.Unlock()
 	if len(foreign) > 0 {
 		t.Fatalf("the page fetched from outside the server (must work offline): %v", foreign)
 	}
+	reqMu.Unlock()
+
+	// With a raster base map configured (here by query parameter), the page
+	// draws it under the hexes: its tiles are fetched from the tile server.
+	var tileMu sync.Mutex
+	tiles := 0
+	tileSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tileMu.Lock()
+		tiles++
+		tileMu.Unlock()
+		w.Header().Set("Content-Type", "image/png")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		_ = png.Encode(w, solidTile())
+	}))
+	defer tileSrv.Close()
+	tmpl := url.QueryEscape(tileSrv.URL + "/{z}/{x}/{y}.png")
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/?tiles="+tmpl),
+		void(chromedp.Poll[bool](rendered+` && !!window.hexnet.map.getLayer('basemap') && window.hexnet.map.areTilesLoaded()`, chromedp.WithPollingTimeout(60*time.Second))),
+	); err != nil {
+		fail("base map", err)
+	}
+	tileMu.Lock()
+	defer tileMu.Unlock()
+	if tiles == 0 {
+		t.Fatal("no base map tile was requested")
+	}
+}
+
+// solidTile is a 256×256 tile of one light colour.
+func solidTile() image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, 256, 256))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = 0xdd, 0xe4, 0xea, 0xff
+	}
+	return img
 }
 
 // void drops an action's value so it can run in chromedp.Do.
