@@ -295,6 +295,42 @@ func TestMapInBrowser(t *testing.T) {
 	if colours < 50 || nonBG < 0.03 {
 		t.Fatalf("screenshot looks blank: %d colours, %.3f non-background", colours, nonBG)
 	}
+	// Clicking a hex (away from hotspots and lines) opens the hex's panel.
+	type hexPick struct {
+		X, Y float64
+		H3   string
+	}
+	const findHex = `(() => { const m = window.hexnet.map, r = m.getCanvas().getBoundingClientRect();
+		const W = m.getCanvas().clientWidth, H = m.getCanvas().clientHeight;
+		for (let y = 10; y < H - 10; y += 3) for (let x = 10; x < W - 10; x += 3) {
+			const hx = m.queryRenderedFeatures([x, y], {layers: ['hex-fill']});
+			if (!hx.length) continue;
+			if (m.queryRenderedFeatures([[x - 12, y - 12], [x + 12, y + 12]], {layers: ['hotspots', 'edges']}).length) continue;
+			return {X: x + r.left, Y: y + r.top, H3: hx[0].properties.h3};
+		}
+		return null; })()`
+	if err := chromedp.Do(ctx, chromedp.Click(`#panel-close`),
+		void(chromedp.Poll[bool](`document.getElementById('panel').hidden && window.hexnet.map.queryRenderedFeatures({layers: ['edges']}).length === 0`,
+			chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
+		fail("closing the panel", err)
+	}
+	hp, err := chromedp.Run(ctx, chromedp.Evaluate[*hexPick](findHex))
+	if err != nil || hp == nil {
+		fail("finding a free spot on a hex", fmt.Errorf("%v (pick %v)", err, hp))
+	}
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(hp.X, hp.Y),
+		void(chromedp.Poll[bool](fmt.Sprintf(`(document.querySelector('#panel h2') || {}).textContent === 'Hex %s'`, hp.H3),
+			chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
+		fail("clicking hex "+hp.H3, err)
+	}
+	hexText, err := chromedp.Run(ctx, chromedp.Text(`#panel`))
+	if err != nil {
+		fail("reading the hex panel", err)
+	}
+	if lt := strings.ToLower(hexText); !strings.Contains(lt, "valid witnesses") || !strings.Contains(lt, "mapper coverage") || !strings.Contains(lt, "resolution") {
+		t.Fatalf("hex panel: %q", hexText)
+	}
+
 	reqMu.Lock()
 	if len(foreign) > 0 {
 		t.Fatalf("the page fetched from outside the server (must work offline): %v", foreign)
