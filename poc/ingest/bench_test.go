@@ -283,5 +283,3 @@ func BenchmarkWitnessVerify(b *testing.B) {
 	b.ReportMetric(float64(n), "batch")
 	b.ReportMetric(0, "ns/op")
 }
-
-
