@@ -401,8 +401,11 @@ func (a *Aggregator) Hex(c h3.Cell) (HexDetail, error) {
 	}
 	a.mu.RLock()
 	var hs *hexStat
-	if res >= MinRes && res <= MaxRes {
+	switch {
+	case res >= MinRes && res <= MaxRes:
 		hs = a.hexes[res][c]
+	case res > MaxRes:
+		hs = a.fineHex(c, res)
 	}
 	if hs != nil {
 		d.HexView = hexView(c, res, hs)
@@ -657,4 +660,44 @@ func (a *Aggregator) Known(addr string) bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.hotspots[addr] != nil
+}
+
+// fineHex computes, on demand, the statistic of a hex finer than MaxRes (an
+// asserted location cell, say) from the hotspots located in it.
+func (a *Aggregator) fineHex(c h3.Cell, res int) *hexStat {
+	var hs *hexStat
+	for addr, rec := range a.hotspots {
+		if !rec.located {
+			continue
+		}
+		in := false
+		switch {
+		case res == LocationRes:
+			in = rec.cell == c
+		case res < rec.cell.Resolution():
+			in = rec.cell.Parent(res) == c
+		default:
+			in = c.Parent(rec.cell.Resolution()) == rec.cell
+		}
+		if !in {
+			continue
+		}
+		if hs == nil {
+			ll := h3.CellToLatLng(c)
+			hs = &hexStat{members: map[string]struct{}{}, lat: ll.Lat, lng: ll.Lng}
+		}
+		hs.members[addr] = struct{}{}
+		if rec.active {
+			hs.active++
+		}
+		if rec.Scale != nil {
+			hs.scaleSum += *rec.Scale
+			hs.scaleN++
+		}
+		hs.validWitnesses += rec.ValidWitnesses
+		if rec.BestRSSI != nil && (!hs.hasRSSI || *rec.BestRSSI > hs.bestRSSI) {
+			hs.bestRSSI, hs.hasRSSI = *rec.BestRSSI, true
+		}
+	}
+	return hs
 }

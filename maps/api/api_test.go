@@ -199,6 +199,13 @@ func TestEndpoints(t *testing.T) {
 	if hd.Res != 8 || hd.Hotspots == 0 || len(hd.HotspotList) != hd.Hotspots {
 		t.Fatalf("hex detail %+v", hd)
 	}
+	// A hotspot's location cell (res 12) answers with the hotspot in it.
+	var loc maps.HexDetail
+	f.get(t, "/api/v1/hexes/"+detail.H3, 200, &loc)
+	if loc.Res != 12 || loc.Hotspots < 1 || loc.HotspotList[0].H3 != detail.H3 {
+		t.Fatalf("location cell: %+v", loc)
+	}
+	f.get(t, "/api/v1/hexes/"+h3.IndexToString(uint64(h3.LatLngToCell(h3.NewLatLng(-40, -100), 12))), 404, &e)
 	f.get(t, "/api/v1/hexes/zzz", 400, &e)
 	f.get(t, "/api/v1/hexes?bbox=-180,-90,180,90&res=10", 400, &e)
 	if e.Error.Code != "too_large" || !strings.Contains(e.Error.Message, "zoom in") {
