@@ -331,6 +331,18 @@ func TestMapInBrowser(t *testing.T) {
 		t.Fatalf("hex panel: %q", hexText)
 	}
 
+	// Mapper RSSI mode draws the mapper coverage hexes.
+	if err := chromedp.Do(ctx,
+		void(chromedp.Evaluate[bool](`(() => { const s = document.getElementById('mode'); s.value = 'mapper'; s.dispatchEvent(new Event('change')); return true; })()`)),
+		void(chromedp.Poll[bool](`window.hexnet.map.queryRenderedFeatures({layers: ['coverage-fill']}).length > 0`, chromedp.WithPollingTimeout(20*time.Second))),
+		chromedp.Sleep(300*time.Millisecond),
+	); err != nil {
+		fail("mapper mode", err)
+	}
+	if shot2, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "map-mapper.png"), shot2, 0o644)
+	}
+
 	reqMu.Lock()
 	if len(foreign) > 0 {
 		t.Fatalf("the page fetched from outside the server (must work offline): %v", foreign)
