@@ -235,6 +235,11 @@ func (b *Broker) Run(ctx context.Context) error {
 	caps.MaximumSessionExpiryInterval = uint32(b.cfg.SessionExpiry / time.Second)
 	// MQTT 3.1.1 knows only 0x80 as a SUBACK failure; 0x87 is a v5 code.
 	caps.Compatibilities.ObscureNotAuthorized = true
+	// mochi drops QoS 1 messages for a subscriber with this many unacknowledged
+	// in flight, after the publisher already had its PUBACK: keep the bound far
+	// above what a network service can have outstanding.
+	caps.MaximumInflight = 65535
+	caps.MaximumClientWritesPending = 64 * 1024
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
 		Logger:                 b.log,

@@ -92,6 +92,11 @@ type Config struct {
 	OnConnect func(*Client)
 	// OnConnectionLost is called (on its own goroutine) when the connection drops.
 	OnConnectionLost func(error)
+	// Concurrent runs each message's handler on its own goroutine instead of
+	// one at a time in arrival order, so a handler may block (e.g. on a
+	// synced store write that batches with other messages). The QoS 1
+	// acknowledgement still follows the handler's return. Default false.
+	Concurrent bool
 	// Logger receives connection events. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock login tokens are made with. Default time.Now.
@@ -195,7 +200,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		SetClientID(cfg.ClientID).
 		SetProtocolVersion(4).
 		SetCleanSession(cfg.CleanSession).
-		SetOrderMatters(true).
+		SetOrderMatters(!cfg.Concurrent).
 		SetConnectTimeout(cfg.ConnectTimeout).
 		SetWriteTimeout(cfg.ConnectTimeout).
 		SetKeepAlive(cfg.KeepAlive).
