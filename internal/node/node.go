@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,8 +26,11 @@ import (
 	"github.com/hexnet/hexnet/internal/identity"
 	"github.com/hexnet/hexnet/internal/ledger"
 	"github.com/hexnet/hexnet/internal/ledger/ledgerapi"
+	"github.com/hexnet/hexnet/internal/ledger/ledgerlink"
 	"github.com/hexnet/hexnet/internal/mqttc"
 	"github.com/hexnet/hexnet/internal/store"
+	"github.com/hexnet/hexnet/poc/ingest"
+	pocsvc "github.com/hexnet/hexnet/poc/service"
 )
 
 // Config is the configuration of `hexnet serve`.
@@ -36,6 +40,7 @@ type Config struct {
 	Broker  BrokerConfig  `toml:"broker" help:"MQTT: the embedded broker, or an external one by URL"`
 	Store   StoreConfig   `toml:"store" help:"Pebble store tuning"`
 	Ledger  ledger.Config `toml:"ledger" help:"the network's books: accounts, makers, hotspots, OUIs, reward epochs"`
+	PoC     pocsvc.Config `toml:"poc" help:"proof of coverage: entropy, verification, density, ingest (its epoch length follows the ledger's)"`
 }
 
 // HTTPConfig configures the HTTP server.
@@ -67,6 +72,7 @@ func DefaultConfig() Config {
 		Broker:  BrokerConfig{Listen: broker.DefaultAddr, MaxClockSkew: broker.DefaultMaxClockSkew},
 		Store:   StoreConfig{CacheMiB: 64},
 		Ledger:  ledger.DefaultConfig(),
+		PoC:     pocsvc.DefaultConfig(),
 	}
 }
 
@@ -91,6 +97,11 @@ func (c *Config) Validate() error {
 	}
 	if err := lc.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("ledger: %w", err))
+	}
+	pc := c.PoC
+	pc.Ingest.EpochLength = c.Ledger.EpochLength
+	if err := pc.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("poc: %w", err))
 	}
 	if c.Store.CacheMiB <= 0 {
 		errs = append(errs, errors.New("store.cache_mib must be positive"))
@@ -120,6 +131,7 @@ type Node struct {
 	keys     *Keys
 	broker   *broker.Broker
 	ledger   *ledger.Ledger
+	poc      *pocsvc.Service
 	httpAddr string
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -167,6 +179,9 @@ func (n *Node) BrokerURL() string {
 
 // Ledger returns the ledger (valid after Ready).
 func (n *Node) Ledger() *ledger.Ledger { n.mu.Lock(); defer n.mu.Unlock(); return n.ledger }
+
+// PoC returns the PoC oracle (valid after Ready).
+func (n *Node) PoC() *pocsvc.Service { n.mu.Lock(); defer n.mu.Unlock(); return n.poc }
 
 // Keys returns the network keys (valid after Ready).
 func (n *Node) Keys() *Keys { n.mu.Lock(); defer n.mu.Unlock(); return n.keys }
@@ -225,9 +240,18 @@ func (n *Node) Run(ctx context.Context) error {
 	if lcfg.Admin == "" {
 		lcfg.Admin = string(keys.Admin.Address())
 	}
-	led, err := ledger.New(lcfg, ledger.Deps{
+	var pocRef atomic.Pointer[pocsvc.Service] // set below; the ledger asks it for an epoch's units before closing
+	var led *ledger.Ledger
+	led, err = ledger.New(lcfg, ledger.Deps{
 		Store: ledger.SpaceKV(db.Prefix("ledger/")), Oracle: keys.Oracle, Clock: n.clk.Now,
 		Logger: n.log,
+		BeforeClose: func(e uint64) error {
+			p := pocRef.Load()
+			if p == nil {
+				return errors.New("node: poc not started")
+			}
+			return ledgerlink.PumpPoC(led, p.Rewards(), e, n.log)
+		},
 	})
 	if err != nil {
 		cancel()
@@ -238,7 +262,48 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return led.Run(gctx) })
 	n.mux.Handle(ledgerapi.Prefix, ledgerapi.NewHandler(led, n.log.With("component", "ledger_api")))
 
-	cfgClient, err := n.serviceClient(gctx, keys.Config, "config")
+	pocClient, err := n.serviceClient(gctx, keys.Oracle, "poc", true)
+	if err != nil {
+		cancel()
+		_ = g.Wait()
+		return err
+	}
+	defer pocClient.Close()
+	pcfg := n.cfg.PoC
+	pcfg.Ingest.EpochLength = lcfg.EpochLength
+	poc, err := pocsvc.New(pcfg, pocsvc.Deps{
+		Store:       db.Prefix("poc/"),
+		EntropyKey:  keys.Entropy,
+		DenylistKey: keys.Admin.Public(),
+		Publish: func(topic string, p []byte, retained bool) error {
+			ctx, c := context.WithTimeout(gctx, 10*time.Second)
+			defer c()
+			return pocClient.Publish(ctx, topic, 1, retained, p)
+		},
+		Subscribe: func(topic string, h func(string, []byte) error) (func(), error) {
+			err := pocClient.Subscribe(topic, 1, func(t string, p []byte) {
+				if err := h(t, p); err != nil && !errors.Is(err, ingest.ErrRejected) {
+					n.log.Error("poc report not stored", "topic", t, "err", err)
+				}
+			})
+			return func() { _ = pocClient.Unsubscribe(topic) }, err
+		},
+		Registry: ledgerlink.PoCRegistry{L: led},
+		Clock:    n.clk,
+		Logger:   n.log,
+		Metrics:  n.registry,
+	})
+	if err != nil {
+		cancel()
+		_ = g.Wait()
+		return fmt.Errorf("node: %w", err)
+	}
+	defer poc.Close()
+	pocRef.Store(poc)
+	n.mux.Handle(ingest.QueryPattern, poc.Handler())
+	g.Go(func() error { return poc.Run(gctx) })
+
+	cfgClient, err := n.serviceClient(gctx, keys.Config, "config", false)
 	if err != nil {
 		cancel()
 		_ = g.Wait()
@@ -278,7 +343,7 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 
 	n.mu.Lock()
-	n.db, n.keys, n.broker, n.ledger, n.httpAddr = db, keys, b, led, ln.Addr().String()
+	n.db, n.keys, n.broker, n.ledger, n.poc, n.httpAddr = db, keys, b, led, poc, ln.Addr().String()
 	n.mu.Unlock()
 	close(n.ready)
 	n.log.Info("hexnet serving", "http", "http://"+ln.Addr().String(), "mqtt", n.BrokerURL(), "data_dir", n.cfg.DataDir)
@@ -287,8 +352,9 @@ func (n *Node) Run(ctx context.Context) error {
 
 // serviceClient connects a network service to the broker: with its own key
 // on the embedded broker, with the configured credentials on an external one.
-func (n *Node) serviceClient(ctx context.Context, key *identity.Key, role string) (*mqttc.Client, error) {
+func (n *Node) serviceClient(ctx context.Context, key *identity.Key, role string, concurrent bool) (*mqttc.Client, error) {
 	cfg := mqttc.Config{
+		Concurrent:   concurrent,
 		URL:          n.BrokerURL(),
 		ClientID:     string(key.Address()) + "-" + role,
 		CleanSession: true,
