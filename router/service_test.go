@@ -126,21 +126,23 @@ func TestServiceChirpStack(t *testing.T) {
 	go func() { runErr <- svc.Run(ctx) }()
 
 	lnsMsgs := make(chan mqttMsg, 16)
-	lnsCli, err := mqttc.Dial(ctx, mqttc.Config{URL: lnsURL, ClientID: "chirpstack", Logger: quietLog(),
-		Subscriptions: []mqttc.Subscription{{Filter: "eu868/gateway/+/event/+", QoS: 0,
-			Handler: func(topic string, p []byte) { lnsMsgs <- mqttMsg{topic, p} }}}})
+	lnsCli, err := mqttc.Dial(ctx, mqttc.Config{URL: lnsURL, ClientID: "chirpstack", Logger: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lnsCli.Close()
+	if err := lnsCli.Subscribe("eu868/gateway/+/event/+", 0, func(topic string, p []byte) { lnsMsgs <- mqttMsg{topic, p} }); err != nil {
+		t.Fatal(err)
+	}
 	downs := make(chan mqttMsg, 4)
-	hsCli, err := mqttc.Dial(ctx, mqttc.Config{URL: hexURL, Key: hk, Logger: quietLog(),
-		Subscriptions: []mqttc.Subscription{{Filter: wire.DownTopic(string(hk.Address())), QoS: 1,
-			Handler: func(topic string, p []byte) { downs <- mqttMsg{topic, p} }}}})
+	hsCli, err := mqttc.Dial(ctx, mqttc.Config{URL: hexURL, Key: hk, Logger: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer hsCli.Close()
+	if err := hsCli.Subscribe(wire.DownTopic(string(hk.Address())), 1, func(topic string, p []byte) { downs <- mqttMsg{topic, p} }); err != nil {
+		t.Fatal(err)
+	}
 
 	phy := dataFrame(t, 1, 8)
 	topic, b := up(t, hk, phy, -70, 7_000_000)

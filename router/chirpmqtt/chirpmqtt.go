@@ -157,7 +157,7 @@ func Dial(ctx context.Context, cfg Config, down func(delivery.Downlink), log *sl
 		cmds: make(chan command, cfg.CommandQueue), gws: map[string]identity.PublicKey{}}
 	u, _ := url.Parse(cfg.URL)
 	mc := mqttc.Config{URL: cfg.URL, ClientID: cfg.ClientID, CleanSession: true, ConnectTimeout: cfg.Timeout,
-		Logger: log, Subscriptions: []mqttc.Subscription{{Filter: s.commandFilter(), QoS: cfg.QoS, Handler: s.onCommand}}}
+		Logger: log}
 	if u.User != nil {
 		mc.URL = strings.Replace(cfg.URL, u.User.String()+"@", "", 1)
 		mc.Username = u.User.Username()
@@ -169,6 +169,12 @@ func Dial(ctx context.Context, cfg Config, down func(delivery.Downlink), log *sl
 	cli, err := mqttc.Dial(dctx, mc)
 	if err != nil {
 		return nil, fmt.Errorf("chirpmqtt: %w", err)
+	}
+	// Subscribe waits for the SUBACK, so no command sent after Dial returns
+	// is missed; mqttc renews the subscription after reconnects.
+	if err := cli.Subscribe(s.commandFilter(), cfg.QoS, s.onCommand); err != nil {
+		_ = cli.Close()
+		return nil, fmt.Errorf("chirpmqtt: subscribe: %w", err)
 	}
 	s.cli = cli
 	return s, nil

@@ -75,12 +75,14 @@ func TestRoundTrip(t *testing.T) {
 	defer cancel()
 
 	lnsMsgs := make(chan msg, 16)
-	lns, err := mqttc.Dial(ctx, mqttc.Config{URL: url, Key: lk, Logger: quiet(), Subscriptions: []mqttc.Subscription{
-		{Filter: "eu868/gateway/+/event/+", QoS: 1, Handler: func(topic string, p []byte) { lnsMsgs <- msg{topic, p} }}}})
+	lns, err := mqttc.Dial(ctx, mqttc.Config{URL: url, Key: lk, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lns.Close()
+	if err := lns.Subscribe("eu868/gateway/+/event/+", 1, func(topic string, p []byte) { lnsMsgs <- msg{topic, p} }); err != nil {
+		t.Fatal(err)
+	}
 
 	downs := make(chan delivery.Downlink, 4)
 	s, err := Dialer(Config{Key: sk}, quiet())(routes.Destination{Protocol: routes.ProtocolChirpStackMQTT, Address: url, Region: "eu868"},
