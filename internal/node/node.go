@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,22 +24,24 @@ import (
 	"github.com/hexnet/hexnet/internal/clock"
 	"github.com/hexnet/hexnet/internal/identity"
 	"github.com/hexnet/hexnet/internal/ledger"
-	"github.com/hexnet/hexnet/internal/ledger/ledgerapi"
-	"github.com/hexnet/hexnet/internal/ledger/ledgerlink"
 	"github.com/hexnet/hexnet/internal/mqttc"
 	"github.com/hexnet/hexnet/internal/store"
+	mapssvc "github.com/hexnet/hexnet/maps/service"
 	"github.com/hexnet/hexnet/poc/ingest"
 	pocsvc "github.com/hexnet/hexnet/poc/service"
+	"github.com/hexnet/hexnet/router"
 )
 
 // Config is the configuration of `hexnet serve`.
 type Config struct {
-	DataDir string        `toml:"data_dir" help:"directory of the store and the network keys"`
-	HTTP    HTTPConfig    `toml:"http" help:"explorer, API, /healthz and /metrics"`
-	Broker  BrokerConfig  `toml:"broker" help:"MQTT: the embedded broker, or an external one by URL"`
-	Store   StoreConfig   `toml:"store" help:"Pebble store tuning"`
-	Ledger  ledger.Config `toml:"ledger" help:"the network's books: accounts, makers, hotspots, OUIs, reward epochs"`
-	PoC     pocsvc.Config `toml:"poc" help:"proof of coverage: entropy, verification, density, ingest (its epoch length follows the ledger's)"`
+	DataDir string               `toml:"data_dir" help:"directory of the store and the network keys"`
+	HTTP    HTTPConfig           `toml:"http" help:"explorer, API, /healthz and /metrics"`
+	Broker  BrokerConfig         `toml:"broker" help:"MQTT: the embedded broker, or an external one by URL"`
+	Store   StoreConfig          `toml:"store" help:"Pebble store tuning"`
+	Ledger  ledger.Config        `toml:"ledger" help:"the network's books: accounts, makers, hotspots, OUIs, reward epochs"`
+	PoC     pocsvc.Config        `toml:"poc" help:"proof of coverage: entropy, verification, density, ingest (its epoch length follows the ledger's)"`
+	Maps    mapssvc.Config       `toml:"maps" help:"coverage maps, explorer API, live feed and web map"`
+	Router  router.ServiceConfig `toml:"router" help:"packet routing, data-credit billing, delivery to LNSs, and the basic LNS"`
 }
 
 // HTTPConfig configures the HTTP server.
@@ -73,6 +74,8 @@ func DefaultConfig() Config {
 		Store:   StoreConfig{CacheMiB: 64},
 		Ledger:  ledger.DefaultConfig(),
 		PoC:     pocsvc.DefaultConfig(),
+		Maps:    mapssvc.DefaultConfig(),
+		Router:  defaultRouterConfig(),
 	}
 }
 
@@ -103,6 +106,9 @@ func (c *Config) Validate() error {
 	if err := pc.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("poc: %w", err))
 	}
+	if err := c.Router.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("router: %w", err))
+	}
 	if c.Store.CacheMiB <= 0 {
 		errs = append(errs, errors.New("store.cache_mib must be positive"))
 	}
@@ -115,6 +121,9 @@ type Deps struct {
 	// Clock drives the network's own time (entropy, PoC windows, epochs);
 	// the devnet passes a sped-up clock. Default: the real clock.
 	Clock clock.Clock
+	// OnPoCResult, when set, receives every PoC verdict (the devnet's summary,
+	// the explorer, the gaming detector).
+	OnPoCResult []func(ingest.Result)
 }
 
 // Node is the network side in one process.
@@ -122,6 +131,7 @@ type Node struct {
 	cfg      Config
 	log      *slog.Logger
 	clk      clock.Clock
+	onPoC    []func(ingest.Result)
 	registry *prometheus.Registry
 	mux      *http.ServeMux
 
@@ -132,6 +142,7 @@ type Node struct {
 	broker   *broker.Broker
 	ledger   *ledger.Ledger
 	poc      *pocsvc.Service
+	router   *router.Service
 	httpAddr string
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -151,7 +162,7 @@ func New(cfg Config, deps Deps) (*Node, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Node{cfg: cfg, log: deps.Logger, clk: deps.Clock, registry: reg, mux: http.NewServeMux(), ready: make(chan struct{}), done: make(chan struct{})}, nil
+	return &Node{cfg: cfg, log: deps.Logger, clk: deps.Clock, onPoC: deps.OnPoCResult, registry: reg, mux: http.NewServeMux(), ready: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // Ready is closed once the store is open, the broker and HTTP server listen.
@@ -182,6 +193,12 @@ func (n *Node) Ledger() *ledger.Ledger { n.mu.Lock(); defer n.mu.Unlock(); retur
 
 // PoC returns the PoC oracle (valid after Ready).
 func (n *Node) PoC() *pocsvc.Service { n.mu.Lock(); defer n.mu.Unlock(); return n.poc }
+
+// Router returns the packet router (valid after Ready).
+func (n *Node) Router() *router.Service { n.mu.Lock(); defer n.mu.Unlock(); return n.router }
+
+// Registry is the node's Prometheus registry (what /metrics serves).
+func (n *Node) Registry() *prometheus.Registry { return n.registry }
 
 // Keys returns the network keys (valid after Ready).
 func (n *Node) Keys() *Keys { n.mu.Lock(); defer n.mu.Unlock(); return n.keys }
@@ -236,87 +253,16 @@ func (n *Node) Run(ctx context.Context) error {
 		n.mu.Unlock()
 	}
 
-	lcfg := n.cfg.Ledger
-	if lcfg.Admin == "" {
-		lcfg.Admin = string(keys.Admin.Address())
-	}
-	var pocRef atomic.Pointer[pocsvc.Service] // set below; the ledger asks it for an epoch's units before closing
-	var led *ledger.Ledger
-	led, err = ledger.New(lcfg, ledger.Deps{
-		Store: ledger.SpaceKV(db.Prefix("ledger/")), Oracle: keys.Oracle, Clock: n.clk.Now,
-		Logger: n.log,
-		BeforeClose: func(e uint64) error {
-			p := pocRef.Load()
-			if p == nil {
-				return errors.New("node: poc not started")
-			}
-			return ledgerlink.PumpPoC(led, p.Rewards(), e, n.log)
-		},
-	})
-	if err != nil {
-		cancel()
-		_ = g.Wait()
-		return fmt.Errorf("node: %w", err)
-	}
-	defer led.Close()
-	g.Go(func() error { return led.Run(gctx) })
-	n.mux.Handle(ledgerapi.Prefix, ledgerapi.NewHandler(led, n.log.With("component", "ledger_api")))
-
-	pocClient, err := n.serviceClient(gctx, keys.Oracle, "poc", true)
+	roles, err := n.startRoles(gctx, g, db, keys)
 	if err != nil {
 		cancel()
 		_ = g.Wait()
 		return err
 	}
-	defer pocClient.Close()
-	pcfg := n.cfg.PoC
-	pcfg.Ingest.EpochLength = lcfg.EpochLength
-	poc, err := pocsvc.New(pcfg, pocsvc.Deps{
-		Store:       db.Prefix("poc/"),
-		EntropyKey:  keys.Entropy,
-		DenylistKey: keys.Admin.Public(),
-		Publish: func(topic string, p []byte, retained bool) error {
-			ctx, c := context.WithTimeout(gctx, 10*time.Second)
-			defer c()
-			return pocClient.Publish(ctx, topic, 1, retained, p)
-		},
-		Subscribe: func(topic string, h func(string, []byte) error) (func(), error) {
-			err := pocClient.Subscribe(topic, 1, func(t string, p []byte) {
-				if err := h(t, p); err != nil && !errors.Is(err, ingest.ErrRejected) {
-					n.log.Error("poc report not stored", "topic", t, "err", err)
-				}
-			})
-			return func() { _ = pocClient.Unsubscribe(topic) }, err
-		},
-		Registry: ledgerlink.PoCRegistry{L: led},
-		Clock:    n.clk,
-		Logger:   n.log,
-		Metrics:  n.registry,
-	})
-	if err != nil {
-		cancel()
-		_ = g.Wait()
-		return fmt.Errorf("node: %w", err)
-	}
-	defer poc.Close()
-	pocRef.Store(poc)
-	n.mux.Handle(ingest.QueryPattern, poc.Handler())
-	g.Go(func() error { return poc.Run(gctx) })
+	defer roles.close()
+	led, poc, mapsSvc := roles.ledger, roles.poc, roles.maps
 
-	cfgClient, err := n.serviceClient(gctx, keys.Config, "config", false)
-	if err != nil {
-		cancel()
-		_ = g.Wait()
-		return err
-	}
-	defer cfgClient.Close()
-	rp := newRegionParams(led, keys.Config, func(ctx context.Context, topic string, b []byte) error {
-		pctx, c := context.WithTimeout(ctx, 10*time.Second)
-		defer c()
-		return cfgClient.Publish(pctx, topic, 1, true, b)
-	}, n.clk.Now, n.log.With("component", "region_params"))
-	g.Go(func() error { return rp.Run(gctx) })
-
+	n.mux.Handle("/", mapsSvc.Handler())
 	n.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)
@@ -343,7 +289,7 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 
 	n.mu.Lock()
-	n.db, n.keys, n.broker, n.ledger, n.poc, n.httpAddr = db, keys, b, led, poc, ln.Addr().String()
+	n.db, n.keys, n.broker, n.ledger, n.poc, n.router, n.httpAddr = db, keys, b, led, poc, roles.router, ln.Addr().String()
 	n.mu.Unlock()
 	close(n.ready)
 	n.log.Info("hexnet serving", "http", "http://"+ln.Addr().String(), "mqtt", n.BrokerURL(), "data_dir", n.cfg.DataDir)

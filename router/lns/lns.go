@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hexnet/hexnet/internal/clock"
@@ -135,6 +136,31 @@ type Server struct {
 	webhook   chan []byte
 	closed    bool
 	ready     chan struct{}
+
+	joinsAccepted, uplinks, downlinks atomic.Uint64
+}
+
+// Stats are the LNS's counters since start.
+type Stats struct {
+	JoinsAccepted uint64 `json:"joins_accepted"`
+	Uplinks       uint64 `json:"uplinks"`   // data uplinks accepted (deduplicated)
+	Downlinks     uint64 `json:"downlinks"` // join-accepts and data downlinks sent to the router
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	return Stats{JoinsAccepted: s.joinsAccepted.Load(), Uplinks: s.uplinks.Load(), Downlinks: s.downlinks.Load()}
+}
+
+// SetDevAddrBase moves the first DevAddr handed out at join, e.g. to the
+// block the ledger allocated to the device maker's OUI after the LNS started.
+func (s *Server) SetDevAddrBase(base uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.DevAddrBase = base
+	if s.nextAddr < base || s.nextAddr-base >= 1<<20 {
+		s.nextAddr = base
+	}
 }
 
 type frameGroup struct {
@@ -439,11 +465,13 @@ func (s *Server) join(f *lorawan.Frame, g *frameGroup) {
 	}
 	s.persistLocked(d)
 	s.log.Info("joined", "dev_eui", d.DevEUI, "dev_addr", d.DevAddr)
+	s.joinsAccepted.Add(1)
 	s.downlinkLocked(g, ja, s.region.JoinAccept1Delay)
 }
 
 // downlinkLocked sends phy in RX1 of the best copy of g, delay after it.
 func (s *Server) downlinkLocked(g *frameGroup, phy []byte, delay time.Duration) {
+	s.downlinks.Add(1)
 	b := g.best()
 	to := s.gateways[b.eui]
 	if to == nil {
@@ -535,6 +563,7 @@ func (s *Server) data(f *lorawan.Frame, g *frameGroup) {
 		}
 	}
 	s.persistLocked(d)
+	s.uplinks.Add(1)
 	s.publish(up)
 }
 
