@@ -18,6 +18,8 @@ const usage = `hexnet: the network side of hexnet and its CLI
 
 usage:
   hexnet serve [--config FILE] [flags]     run the network: embedded broker, store, network roles, HTTP
+  hexnet devnet [--scenario small|city|cheaters|FILE] [--duration D] [--summary-json FILE] ...
+                                           the whole network in one process over a simulated radio
   hexnet config print [--config FILE]      print the serve configuration with defaults, annotated
   hexnet keys generate --out FILE          create an ed25519 key file (mode 0600)
   hexnet keys show FILE                    print a key file's address and three-word name
@@ -62,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runRewards(args[1:], stdout, stderr)
 	case "firmware":
 		return runFirmware(args[1:], stdout, stderr)
+	case "devnet":
+		return runDevnet(args[1:], stdout, stderr)
 	case "serve":
 		return runServe(args[1:], stdout, stderr)
 	case "-h", "--help", "help":

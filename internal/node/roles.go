@@ -181,7 +181,9 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 	if err != nil {
 		return nil, err
 	}
-	rs, err := router.NewService(n.cfg.Router, router.ServiceDeps{
+	rcfg := n.cfg.Router
+	rcfg.Router.EpochDuration = lcfg.EpochLength // data-transfer records must land in the ledger's epochs
+	rs, err := router.NewService(rcfg, router.ServiceDeps{
 		Store: db.Prefix("router/"), Key: keys.Router,
 		Hotspots: ledgerlink.RouterHotspots{L: led}, DC: ledgerlink.RouterDC{L: led}, Rewards: ledgerlink.RouterRewards{L: led},
 		MQTT: routerClient, Registry: n.registry, Clock: n.clk, Logger: n.log,
