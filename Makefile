@@ -7,7 +7,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 # Packages whose tests need several minutes of wall time run with a longer timeout.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build test test-short bench cross demo proto lint fuzz clean deps
+.PHONY: all build test test-short bench cross demo serve web proto lint fuzz clean deps
 
 all: build
 
@@ -33,9 +33,17 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv7/hotspot ./cmd/hotspot
 	@file $(BIN)/linux-arm64/hotspot $(BIN)/linux-armv7/hotspot 2>/dev/null || ls -l $(BIN)/linux-arm64/hotspot $(BIN)/linux-armv7/hotspot
 
-# The whole network in one process (devnet) once it exists; until then the network side alone.
+# The whole network in one process over a simulated radio; the explorer on 127.0.0.1:8080.
 demo: build
+	$(BIN)/hexnet devnet --scenario small --http 127.0.0.1:8080
+
+# The network side alone (embedded broker and store), as an operator runs it.
+serve: build
 	$(BIN)/hexnet serve
+
+# Rebuilds the web map's committed assets (maps/web/dist) from npm packages.
+web:
+	cd maps/web && npm ci && npm run build
 
 # Regenerates the committed internal/wire/wire.pb.go (needs protoc: apt-get install protobuf-compiler).
 proto:

@@ -1,0 +1,181 @@
+// Package devnet_test runs the whole network in one process (the devnet's
+// small scenario) for tens of seconds and checks, from the network's own
+// records, that every part did its job; the epoch payout is verified with
+// the real `hexnet rewards verify` command against the running network.
+package devnet_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hexnet/hexnet/internal/devnet"
+	"github.com/hexnet/hexnet/internal/identity"
+)
+
+func repoRoot(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func buildHexnet(t *testing.T) string {
+	bin := filepath.Join(t.TempDir(), "hexnet")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/hexnet")
+	cmd.Dir = repoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build hexnet: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type epochJSON struct {
+	Epoch   uint64 `json:"epoch"`
+	Root    string `json:"root"`
+	Entries uint64 `json:"entries"`
+}
+
+func getJSON(t *testing.T, url string, v any) bool {
+	resp, err := http.Get(url)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(v) == nil
+}
+
+func TestSmallDevnet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the devnet runs for tens of seconds")
+	}
+	bin := buildHexnet(t)
+	s, err := devnet.LoadScenario("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		sum *devnet.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := devnet.Run(ctx, devnet.Options{
+			Scenario: s, DataDir: dir, HTTPAddr: "127.0.0.1:0", Speedup: 90, Duration: 3 * time.Minute,
+			SummaryPath: filepath.Join(dir, "summary.json"),
+			OnReady:     func(url string) { ready <- url },
+		})
+		done <- result{sum, err}
+	}()
+	var base string
+	select {
+	case base = <-ready:
+	case r := <-done:
+		t.Fatalf("devnet ended before it was ready: %v", r.err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("devnet not ready")
+	}
+	base = strings.TrimSuffix(base, "/")
+
+	// Wait until an epoch with entries has closed, then verify a hotspot's
+	// payout against the root signed by the oracle whose key we hold.
+	oracleKey, err := identity.LoadKey(filepath.Join(dir, "network", "keys", "oracle.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var epoch epochJSON
+	deadline := time.Now().Add(2 * time.Minute)
+	for epoch.Entries == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no epoch with payouts closed within 2 minutes")
+		}
+		time.Sleep(time.Second)
+		var epochs []epochJSON
+		if getJSON(t, base+"/api/v1/ledger/epochs", &epochs) {
+			for _, e := range epochs {
+				if e.Entries > 0 {
+					epoch = e
+				}
+			}
+		}
+	}
+	if len(epoch.Root) != 64 {
+		t.Fatalf("epoch %d root %q is not 64 hex digits", epoch.Epoch, epoch.Root)
+	}
+	var manifest struct {
+		Entries []struct {
+			Account string `json:"account"`
+			Hotspot string `json:"hotspot"`
+		} `json:"entries"`
+	}
+	if !getJSON(t, base+"/api/v1/ledger/epochs/"+strconv.FormatUint(epoch.Epoch, 10), &manifest) || len(manifest.Entries) == 0 {
+		t.Fatalf("no manifest for epoch %d", epoch.Epoch)
+	}
+	var hotspot string
+	for _, e := range manifest.Entries {
+		if e.Hotspot != "" {
+			hotspot = e.Hotspot
+			break
+		}
+	}
+	if hotspot == "" {
+		t.Fatalf("epoch %d pays no hotspot", epoch.Epoch)
+	}
+	out, err := exec.Command(bin, "rewards", "verify", strconv.FormatUint(epoch.Epoch, 10), hotspot,
+		"--api", base, "--oracle", string(oracleKey.Address()), "--pin", filepath.Join(dir, "oracle.pin")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("hexnet rewards verify refused epoch %d for %s: %v\n%s", epoch.Epoch, hotspot, err, out)
+	}
+	// A wrong oracle must be refused.
+	other, _ := identity.Generate()
+	if out, err := exec.Command(bin, "rewards", "verify", strconv.FormatUint(epoch.Epoch, 10), hotspot,
+		"--api", base, "--oracle", string(other.Address()), "--pin", filepath.Join(dir, "other.pin")).CombinedOutput(); err == nil {
+		t.Fatalf("rewards verify accepted a root under the wrong oracle:\n%s", out)
+	}
+
+	// Let devices join and send, then stop and read the summary.
+	time.Sleep(10 * time.Second)
+	cancel()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("devnet did not stop")
+	}
+	if r.err != nil {
+		t.Fatalf("devnet: %v", r.err)
+	}
+	sum := r.sum
+	b, _ := json.MarshalIndent(sum, "", "  ")
+	t.Logf("summary:\n%s", b)
+	if sum.Beacons.Valid == 0 || sum.Witnesses.Valid == 0 {
+		t.Errorf("no valid beacons (%d) or witnesses (%d)", sum.Beacons.Valid, sum.Witnesses.Valid)
+	}
+	if sum.Packets.JoinsAccepted == 0 || sum.Packets.DeliveredToLNS == 0 || sum.DC.Charged == 0 {
+		t.Errorf("joins %d, uplinks to LNS %d, DC charged %d: want all > 0", sum.Packets.JoinsAccepted, sum.Packets.DeliveredToLNS, sum.DC.Charged)
+	}
+	if len(sum.Epochs) == 0 {
+		t.Error("no closed epoch in the summary")
+	}
+	for _, e := range sum.Epochs {
+		if len(e.MerkleRoot) != 64 {
+			t.Errorf("epoch %d root %q", e.Epoch, e.MerkleRoot)
+		}
+	}
+	if sum.Groups[devnet.Honest].Reward == 0 {
+		t.Error("honest hotspots earned no PoC reward")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "summary.json")); err != nil {
+		t.Errorf("summary file: %v", err)
+	}
+}
