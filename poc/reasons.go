@@ -43,13 +43,14 @@ const (
 
 	// hexnet's reasons.
 
-	ReasonMalformed      // report does not decode, or a field is out of range
-	ReasonOversize       // report larger than the wire limit
-	ReasonBeaconNotFound // witness whose beacon never arrived within the wait window
-	ReasonSuspectedSpoof // reserved for the gaming rules: location spoof suspected
-	ReasonSuspectedRing  // reserved for the gaming rules: witness ring suspected
-	ReasonSuspectedRSSI  // reserved for the gaming rules: forged RSSI suspected
-	numReasons           // sentinel: count of reasons
+	ReasonMalformed       // report does not decode, or a field is out of range
+	ReasonOversize        // report larger than the wire limit
+	ReasonBeaconNotFound  // witness whose beacon never arrived within the wait window
+	ReasonSuspectedSpoof  // reserved for the gaming rules: location spoof suspected
+	ReasonSuspectedRing   // reserved for the gaming rules: witness ring suspected
+	ReasonSuspectedRSSI   // reserved for the gaming rules: forged RSSI suspected
+	ReasonSuspectedReplay // the gaming rules: witness reports copied from other hotspots suspected
+	numReasons            // sentinel: count of reasons
 )
 
 var reasonNames = [numReasons]string{
@@ -59,6 +60,7 @@ var reasonNames = [numReasons]string{
 	"self_witness", "stale", "scaling_factor_not_found", "unknown_error", "below_min_distance",
 	"duplicate", "denied_edge", "too_late", "gateway_no_valid_beacons", "gateway_no_valid_witnesses",
 	"malformed", "oversize", "beacon_not_found", "suspected_spoof", "suspected_ring", "suspected_rssi_forge",
+	"suspected_replay",
 }
 
 // ErrUnknownReason is returned when parsing a name that is not a Reason.

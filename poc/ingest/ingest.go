@@ -106,6 +106,11 @@ type Deps struct {
 	Density *density.Map
 	// Rewards receives the units of every verdict per epoch (optional).
 	Rewards *rewards.Accumulator
+	// Trust is the gaming detector (optional; poc/trust.Tracker): after the
+	// baseline rules, a flagged hotspot's valid verdicts take its
+	// suspected_* reason and every hotspot's units are multiplied by its
+	// trust multiplier; it observes every stored and replayed result.
+	Trust Trust
 	// Keys caches expanded hotspot keys (optional; default a cache of
 	// Config.KeyCacheSize).
 	Keys *identity.KeyCache
@@ -115,6 +120,16 @@ type Deps struct {
 	Logger *slog.Logger
 	// Metrics receives the pipeline's metrics (optional).
 	Metrics prometheus.Registerer
+}
+
+// Trust is what the pipeline asks of the gaming detector and tells it.
+type Trust interface {
+	// Multiplier returns a hotspot's reward multiplier in [0, 1] and, when
+	// the hotspot is flagged, its suspected_* reason (else ReasonNone).
+	Multiplier(pk identity.PublicKey) (float64, poc.Reason)
+	// Observe receives every stored result in verdict order, and at start
+	// every result replayed from the store.
+	Observe(r Result)
 }
 
 // item is one admitted report.
@@ -615,6 +630,9 @@ func (p *Pipeline) replayLocked(now time.Time) error {
 			continue
 		}
 		p.deps.History.Record(r.Result)
+		if p.deps.Trust != nil {
+			p.deps.Trust.Observe(*r)
+		}
 		p.touch(r)
 		if r.Epoch == current {
 			p.credit(r)

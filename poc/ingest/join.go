@@ -180,8 +180,10 @@ func (p *Pipeline) closeDueLocked(now time.Time, out *[]verdict) {
 	p.m.groups.Set(float64(len(p.groups)))
 }
 
-// judge verifies a group, records it into the history, counts an
-// interactive beaconer in the density map and applies its scale.
+// judge verifies a group, records it into the history, applies the gaming
+// detector's verdicts (after the baseline rules, so a baseline reason
+// wins), counts an interactive beaconer in the density map and computes the
+// units with its scale and the trust multipliers.
 func (p *Pipeline) judge(g *group) Result {
 	ws := make([]verify.WitnessIn, len(g.ws))
 	for i, w := range g.ws {
@@ -190,18 +192,75 @@ func (p *Pipeline) judge(g *group) Result {
 	res := p.deps.Verifier.Verify(verify.BeaconIn{Report: g.beacon.rep.Beacon, ReceivedAt: g.beacon.at, SignatureValid: true}, ws)
 	r := Result{Result: res, ID: g.beacon.hash, Epoch: p.epoch(res.ReceivedAt)}
 	p.deps.History.Record(res)
+	mb, mw := p.applyTrust(&r)
 	p.touch(&r)
+	rescore := p.deps.Trust != nil
 	if r.Reason == poc.ReasonNone && p.deps.Density != nil {
-		scale, _ := p.deps.Density.Scale(r.Beaconer)
-		bu, wu := p.vcfg.Rewards.ScaledUnits(r.Rewarded(), scale)
-		r.Scale, r.Units = scale, bu
+		r.Scale, _ = p.deps.Density.Scale(r.Beaconer)
+		rescore = true
+	}
+	if rescore {
+		p.units(&r, mb, mw)
+	}
+	return r
+}
+
+// applyTrust is the gaming step, separate from and after the baseline
+// rules: a flagged beaconer's valid beacon takes its reason (and so do its
+// valid witnesses, side beaconer); a flagged witness's valid verdict takes
+// its own reason. It returns the beaconer's and each witness's multiplier.
+func (p *Pipeline) applyTrust(r *Result) (float64, []float64) {
+	mw := make([]float64, len(r.Witnesses))
+	for i := range mw {
+		mw[i] = 1
+	}
+	if p.deps.Trust == nil {
+		return 1, mw
+	}
+	mb, reason := p.deps.Trust.Multiplier(r.Beaconer)
+	if reason != poc.ReasonNone && r.Reason == poc.ReasonNone {
+		r.Reason = reason
 		for i := range r.Witnesses {
-			if r.Witnesses[i].Rewarded {
-				r.Witnesses[i].Units = wu
+			if w := &r.Witnesses[i]; w.Reason == poc.ReasonNone {
+				w.Reason, w.Side = reason, verify.SideBeaconer
 			}
 		}
 	}
-	return r
+	for i := range r.Witnesses {
+		w := &r.Witnesses[i]
+		m, wr := p.deps.Trust.Multiplier(w.Witness)
+		mw[i] = m
+		if wr != poc.ReasonNone && w.Reason == poc.ReasonNone {
+			w.Reason, w.Side = wr, verify.SideWitness
+		}
+	}
+	return mb, mw
+}
+
+// units picks the rewarded witnesses (the first MaxRewardedWitnesses valid,
+// in arrival order) and sets HIP-15 units times r.Scale, the beaconer's
+// times mb and each witness's times its mw.
+func (p *Pipeline) units(r *Result, mb float64, mw []float64) {
+	n := 0
+	for i := range r.Witnesses {
+		w := &r.Witnesses[i]
+		w.Rewarded, w.Units = false, 0
+		if w.Reason == poc.ReasonNone {
+			n++
+			w.Rewarded = n <= p.vcfg.MaxRewardedWitnesses
+		}
+	}
+	r.Units = 0
+	if r.Reason != poc.ReasonNone {
+		return
+	}
+	bu, wu := p.vcfg.Rewards.ScaledUnits(r.Rewarded(), r.Scale)
+	r.Units = bu * mb
+	for i := range r.Witnesses {
+		if r.Witnesses[i].Rewarded {
+			r.Witnesses[i].Units = wu * mw[i]
+		}
+	}
 }
 
 // Index keys.
@@ -272,6 +331,9 @@ func (p *Pipeline) commitLocked(out []verdict) error {
 			continue
 		}
 		p.credit(r)
+		if p.deps.Trust != nil {
+			p.deps.Trust.Observe(*r)
+		}
 		if !r.WitnessOnly {
 			p.m.verdict[0][r.Reason].Inc()
 		}

@@ -5,6 +5,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/hexnet/hexnet/poc/entropy"
 	"github.com/hexnet/hexnet/poc/ingest"
 	"github.com/hexnet/hexnet/poc/rewards"
+	"github.com/hexnet/hexnet/poc/trust"
 	"github.com/hexnet/hexnet/poc/verify"
 )
 
@@ -38,6 +40,8 @@ type Config struct {
 	Density density.Config `toml:"density"`
 	// Ingest: admission, windows, dedup, epochs.
 	Ingest ingest.Config `toml:"ingest"`
+	// Trust: the gaming detector's evidence thresholds and reward scaling.
+	Trust trust.Config `toml:"trust"`
 	// DenylistFile is a signed denylist (verify.SignDenylist) checked
 	// against the admin key; empty: nothing denied.
 	DenylistFile string `toml:"denylist_file"`
@@ -47,7 +51,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Entropy: entropy.DefaultConfig(), Verify: verify.DefaultConfig(),
-		Density: density.DefaultConfig(), Ingest: ingest.DefaultConfig(),
+		Density: density.DefaultConfig(), Ingest: ingest.DefaultConfig(), Trust: trust.DefaultConfig(),
 	}
 }
 
@@ -56,7 +60,7 @@ var ErrBadConfig = errors.New("poc service: bad config")
 
 // Validate checks every part and their coherence.
 func (c Config) Validate() error {
-	errs := []error{c.Entropy.Validate(), c.Verify.Validate(), c.Density.Validate(), c.Ingest.Validate()}
+	errs := []error{c.Entropy.Validate(), c.Verify.Validate(), c.Density.Validate(), c.Ingest.Validate(), c.Trust.Validate()}
 	if c.Ingest.ReplayWindow < c.Verify.ReciprocityWindow || c.Ingest.ReplayWindow < c.Density.InteractiveWindow {
 		errs = append(errs, fmt.Errorf("%w: ingest.replay_window %v must cover verify.reciprocity_window %v and density.interactive_window %v",
 			ErrBadConfig, c.Ingest.ReplayWindow, c.Verify.ReciprocityWindow, c.Density.InteractiveWindow))
@@ -110,6 +114,7 @@ type Service struct {
 	density  *density.Map
 	rewards  *rewards.Accumulator
 	history  *verify.MemHistory
+	trust    *trust.Tracker
 
 	mu     sync.Mutex
 	closed bool
@@ -163,9 +168,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.trust, err = trust.New(cfg.Trust, trust.Deps{Registry: deps.Registry, Store: deps.Store.Prefix("trust/"), Logger: log}); err != nil {
+		return nil, err
+	}
 	if s.pipeline, err = ingest.New(cfg.Ingest, ingest.Deps{
 		Store: deps.Store.Prefix("ingest/"), Registry: deps.Registry, Verifier: v, History: s.history,
-		Density: s.density, Rewards: s.rewards, Clock: deps.Clock, Logger: log, Metrics: deps.Metrics,
+		Density: s.density, Rewards: s.rewards, Trust: s.trust, Clock: deps.Clock, Logger: log, Metrics: deps.Metrics,
 	}); err != nil {
 		return nil, err
 	}
@@ -250,6 +258,20 @@ func (s *Service) Pipeline() *ingest.Pipeline { return s.pipeline }
 
 // Oracle returns the entropy oracle.
 func (s *Service) Oracle() *entropy.Oracle { return s.oracle }
+
+// Trust returns the gaming detector (Score per hotspot).
+func (s *Service) Trust() *trust.Tracker { return s.trust }
+
+// Flagged returns every hotspot the gaming detector flagged at any time
+// (sticky across restarts), each mapped to true.
+func (s *Service) Flagged() map[identity.PublicKey]bool { return s.trust.Flagged() }
+
+// TrustHandler serves trust.QueryPattern (GET /api/v1/hotspots/{addr}/trust).
+func (s *Service) TrustHandler() http.Handler { return s.trust.Handler() }
+
+// OnTrust registers a consumer of hotspots' trust as it changes (JSON of
+// trust.Trust, e.g. for the explorer's SetTrust); register before Run.
+func (s *Service) OnTrust(fn func(addr string, trust json.RawMessage)) { s.trust.OnTrust(fn) }
 
 // Registry returns the store-backed registry, or nil when Deps.Registry was given.
 func (s *Service) Registry() *ingest.Registry { return s.registry }

@@ -1,0 +1,737 @@
+// Package trust is the PoC oracle's gaming detector (DESIGN.md §5, "Where we
+// go beyond it"): it learns, from every verdict as it arrives, how each
+// hotspot's radio links behave, and turns that evidence into a trust score
+// in [0, 1] that scales its PoC rewards and, below a threshold, flags it
+// with a reason (suspected_spoof, suspected_ring, suspected_rssi_forge,
+// suspected_replay).
+//
+// A link is one witness verdict with a measured RSSI/SNR and an asserted
+// distance d (verdicts valid, or invalid only for bad_rssi, reciprocity or
+// a suspected_* reason). Each link counts for both ends. With the reference
+// model (Config values in brackets)
+//
+//	E[RSSI](d) = P_tx(b) + G_b + G_w − FSPL(1 m, f) − 10·n·log10(d)      [n = PathLossExponent]
+//	residual  ρ = RSSI − E[RSSI](d)       (honest: shadowing, ρ ~ N(0, σ≈6 dB))
+//
+// where P_tx = trunc(region max EIRP − G_b) as the verifier knows it, the
+// evidence kinds are, each over a sliding window of Window observations and
+// counting only after its minimum number of observations:
+//
+//  1. Distance bias: |median ρ| > BiasDB over ≥ MinLinks links. A spoofer
+//     heard from far away sits tens of dB below the line (suspected_spoof);
+//     above it, signals too strong for the distance (suspected_rssi_forge).
+//  2. Distance slope: the OLS slope b of ρ on log10(d) over ≥ MinFitLinks
+//     links (RSSI falls by 10·n dB per decade when b = 0): |b| >
+//     SlopeToleranceDB with |b|/SE(b) ≥ SlopeZ and sd(log10 d) ≥
+//     SlopeMinSpread; a spoofer's RSSI does not follow its asserted
+//     distances (suspected_spoof).
+//  3. Too good a fit: 1.4826·MAD(ρ) ≤ TooGoodSigmaDB over ≥ MinFitLinks
+//     links; reports computed from asserted distances lack the shadowing
+//     real links have (suspected_ring). Bias and slope are the lower tail of
+//     the fit, this is its upper tail.
+//  4. RSSI/SNR consistency: a witness measures SNR = RSSI − N (N =
+//     NoiseFloorDBm) until the demodulator saturates, and never more.
+//     gap = SNR − (RSSI − N) over its links with RSSI − N ≤ SNRCeilingDB (or
+//     any link with gap > 0); |median gap| > SNRGapDB over ≥ MinSNRLinks
+//     links (suspected_rssi_forge: an RSSI its own SNR denies).
+//  5. Reciprocity: shadowing is the same both ways, so for each peer p
+//     heard both ways a_p = mean ρ(it hears p) − mean ρ(p hears it) ≈ 0;
+//     |median a_p| > AsymmetryDB over ≥ MinPairs peers
+//     (suspected_rssi_forge).
+//  6. Silence (witness graph): each beacon is expected at every active
+//     hotspot (a witness report within ActiveWindow) whose E[RSSI] is at
+//     least SilenceMarginDB above SensitivityDBm. Each such pair counts as
+//     heard or missed for both ends; the missed share, over ≥ MinExpected
+//     pairs and ignoring peers flagged now, above SilenceShare means the
+//     hotspot is not on the air where it says. A hotspot witnessed only by
+//     a closed group of at most RingMaxSize hotspots is named a ring
+//     (suspected_ring), else a spoofer (suspected_spoof).
+//  7. Copies (timing and identity): a witness report for a beacon that
+//     repeats the exact RSSI, SNR and frequency of a witness received
+//     before it, or a second report by the same witness for one beacon;
+//     share > CopyShare over ≥ MinReports reports (suspected_replay).
+//
+// Each evidence gives x = statistic / threshold and a strength s(x) = 0 for
+// x ≤ SoftStart, rising linearly to 0.5 at x = 1, then 0.75 + 0.25·(x − 1)
+// capped at 1. Trust = Π (1 − s); the reason is the strongest evidence's.
+// Until a hotspot has MinEvidence observations (links + expected pairs)
+// its trust is capped at ProbationTrust. The reward multiplier is 1 at or
+// above SoftTrust, 0 below FlagTrust, linear between; below FlagTrust the
+// hotspot is flagged, and every hotspot ever flagged stays in Flagged().
+//
+// Store layout (relative to Deps.Store): f/<hotspot key> → since (8 bytes,
+// Unix ns) ‖ reason — the sticky record of flagged hotspots. The evidence
+// itself is rebuilt at start from the results ingest replays.
+package trust
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/uber/h3-go/v4"
+
+	"github.com/hexnet/hexnet/internal/beacon"
+	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/lorawan"
+	"github.com/hexnet/hexnet/internal/store"
+	"github.com/hexnet/hexnet/internal/wire"
+	"github.com/hexnet/hexnet/poc"
+	"github.com/hexnet/hexnet/poc/ingest"
+	"github.com/hexnet/hexnet/poc/verify"
+)
+
+// ErrMissingDep is returned by New when a required dependency is nil.
+var ErrMissingDep = errors.New("trust: missing dependency")
+
+// Trust is a hotspot's trust with the evidence behind it.
+type Trust struct {
+	Hotspot    string  `json:"hotspot"`
+	Score      float64 `json:"score"`
+	Multiplier float64 `json:"multiplier"`
+	Flagged    bool    `json:"flagged"`
+	// EverFlagged: flagged at some time (sticky, kept across restarts).
+	EverFlagged bool `json:"ever_flagged"`
+	// Probation: fewer than MinEvidence observations so far.
+	Probation bool `json:"probation"`
+	// Reason is the strongest evidence's suspected_* reason, reason_none
+	// when nothing is suspicious.
+	Reason poc.Reason `json:"reason"`
+	// Evidence says in words what lowered the score (or that nothing did).
+	Evidence []string `json:"evidence"`
+	// Since is when the current state (flagged or not) began.
+	Since time.Time `json:"since"`
+	// Observations counts links and expected pairs in the windows.
+	Observations int `json:"observations"`
+}
+
+// Deps are the tracker's collaborators.
+type Deps struct {
+	// Registry gives asserted location, gain and region (required).
+	Registry verify.Registry
+	// Store keeps the sticky flags (optional: kept in memory only).
+	Store *store.Space
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// ring is a bounded sliding window.
+type ring[T any] struct {
+	buf  []T
+	next int
+}
+
+func (r *ring[T]) add(v T, n int) {
+	if len(r.buf) < n {
+		r.buf = append(r.buf, v)
+		return
+	}
+	r.buf[r.next] = v
+	r.next = (r.next + 1) % len(r.buf)
+}
+
+type link struct{ x, resid float64 }
+
+type expect struct {
+	peer  identity.PublicKey
+	heard bool
+}
+
+type mean struct {
+	sum float64
+	n   int
+}
+
+func (m *mean) add(v float64) {
+	if m.n >= 64 { // a sliding-ish mean: halve the weight of the past
+		m.sum, m.n = m.sum/2, m.n/2
+	}
+	m.sum += v
+	m.n++
+}
+
+func (m mean) value() float64 { return m.sum / float64(m.n) }
+
+type peer struct {
+	hear, heard mean // residuals: it hears the peer, the peer hears it
+	last        time.Time
+}
+
+type hot struct {
+	pk         identity.PublicKey
+	loc        h3.Cell
+	ll         h3.LatLng
+	bucket     h3.Cell
+	region     wire.Region
+	gainDB     float64
+	txDBm      float64
+	links      ring[link]
+	gaps       ring[float64]
+	reports    ring[bool] // copied?
+	silence    ring[expect]
+	peers      map[identity.PublicKey]*peer
+	in         map[identity.PublicKey]time.Time // who witnessed its beacons
+	lastReport time.Time
+	lastSeen   time.Time
+	trust      Trust
+}
+
+type flagRec struct {
+	since  time.Time
+	reason poc.Reason
+}
+
+// bucketRes is the H3 resolution of the candidate index (res 4: ~22 km
+// edge).
+const bucketRes = 4
+
+// Tracker keeps the evidence and scores. It is safe for concurrent use.
+type Tracker struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	hs    map[identity.PublicKey]*hot
+	cells map[h3.Cell]map[identity.PublicKey]*hot
+	ever  map[identity.PublicKey]flagRec
+	freq  map[wire.Region]float64
+	subs  []func(addr string, trust json.RawMessage)
+}
+
+// New builds a tracker and loads the sticky flags; it starts nothing.
+func New(cfg Config, deps Deps) (*Tracker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Registry == nil {
+		return nil, ErrMissingDep
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	t := &Tracker{
+		cfg: cfg, deps: deps, log: deps.Logger,
+		hs: map[identity.PublicKey]*hot{}, cells: map[h3.Cell]map[identity.PublicKey]*hot{},
+		ever: map[identity.PublicKey]flagRec{}, freq: map[wire.Region]float64{},
+	}
+	if deps.Store != nil {
+		err := deps.Store.Iterate([]byte("f/"), func(k, v []byte) error {
+			pk, err := identity.PublicKeyFromBytes(k[2:])
+			if err != nil || len(v) != 9 {
+				t.log.Warn("trust: bad flag record", "key", fmt.Sprintf("%x", k))
+				return nil
+			}
+			t.ever[pk] = flagRec{since: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), reason: poc.Reason(v[8])}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("trust: load flags: %w", err)
+		}
+	}
+	return t, nil
+}
+
+// Config returns the tracker's config.
+func (t *Tracker) Config() Config { return t.cfg }
+
+// OnTrust registers fn to receive a hotspot's trust (JSON of Trust) each
+// time it changes noticeably (score by 0.01, flag, reason or probation); it
+// is called on the caller of Observe, after the tracker's lock is released.
+func (t *Tracker) OnTrust(fn func(addr string, trust json.RawMessage)) {
+	t.mu.Lock()
+	t.subs = append(t.subs, fn)
+	t.mu.Unlock()
+}
+
+// hotLocked returns the state of pk, creating it from the registry; nil
+// when pk is not an asserted hotspot.
+func (t *Tracker) hotLocked(pk identity.PublicKey, now time.Time) *hot {
+	h := t.hs[pk]
+	info, ok := t.deps.Registry.Hotspot(pk)
+	if !ok || !info.Asserted() {
+		return h // keep what we know if the registry forgot it
+	}
+	if h == nil {
+		if len(t.hs) >= t.cfg.MaxHotspots {
+			t.evictLocked()
+		}
+		h = &hot{pk: pk, peers: map[identity.PublicKey]*peer{}, in: map[identity.PublicKey]time.Time{}}
+		h.trust = Trust{Hotspot: pk.String(), Score: t.cfg.ProbationTrust, Probation: true, Since: now, Evidence: []string{}}
+		h.trust.Multiplier = t.cfg.Multiplier(h.trust.Score)
+		t.hs[pk] = h
+	}
+	if h.loc != info.Location {
+		if h.loc != 0 { // moved: its links no longer describe where it is
+			delete(t.cells[h.bucket], pk)
+			h.links, h.gaps, h.silence = ring[link]{}, ring[float64]{}, ring[expect]{}
+			clear(h.peers)
+		}
+		h.loc, h.ll = info.Location, info.Location.LatLng()
+		h.bucket = info.Location.Parent(bucketRes)
+		m := t.cells[h.bucket]
+		if m == nil {
+			m = map[identity.PublicKey]*hot{}
+			t.cells[h.bucket] = m
+		}
+		m[pk] = h
+	}
+	h.region, h.gainDB = info.Region, float64(info.GainDBiX10)/10
+	h.txDBm = 16
+	if reg, err := lorawan.RegionByID(info.Region); err == nil {
+		h.txDBm = float64(beacon.TxPower(reg.MaxEIRP, info.GainDBiX10))
+	}
+	if now.After(h.lastSeen) {
+		h.lastSeen = now
+	}
+	return h
+}
+
+// evictLocked forgets the least recently seen hundredth of the hotspots.
+func (t *Tracker) evictLocked() {
+	all := make([]*hot, 0, len(t.hs))
+	for _, h := range t.hs {
+		all = append(all, h)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].lastSeen.Before(all[j].lastSeen) })
+	for _, h := range all[:max(1, len(all)/100)] {
+		delete(t.hs, h.pk)
+		delete(t.cells[h.bucket], h.pk)
+	}
+}
+
+// expected is the model's mean RSSI of b's beacon at a receiver of gain gw
+// at d metres.
+func (t *Tracker) expected(b *hot, gw, d, f float64) float64 {
+	d = max(d, 1)
+	return b.txDBm + b.gainDB + gw - verify.FSPL(1, f) - 10*t.cfg.PathLossExponent*math.Log10(d)
+}
+
+// usable reports whether a witness verdict is a measured link.
+func usable(w *verify.WitnessVerdict) bool {
+	if w.DistanceM <= 0 || math.IsNaN(float64(w.RSSI)) || math.IsNaN(float64(w.SNR)) || w.Frequency == 0 {
+		return false
+	}
+	switch w.Reason {
+	case poc.ReasonNone, poc.ReasonBadRSSI, poc.ReasonGatewayNoValidBeacons, poc.ReasonGatewayNoValidWitnesses,
+		poc.ReasonSuspectedSpoof, poc.ReasonSuspectedRing, poc.ReasonSuspectedRSSI, poc.ReasonSuspectedReplay:
+		return true
+	}
+	return false
+}
+
+type measurement struct {
+	rssi, snr float32
+	freq      uint64
+}
+
+// Observe adds a verdict's evidence (called for every published result and
+// for every result ingest replays at start) and rescores the hotspots it
+// touches.
+func (t *Tracker) Observe(r ingest.Result) {
+	if r.WitnessOnly || r.Beaconer == (identity.PublicKey{}) {
+		return
+	}
+	now := r.ReceivedAt
+	t.mu.Lock()
+	dirty := map[*hot]struct{}{}
+	b := t.hotLocked(r.Beaconer, now)
+	if b != nil {
+		dirty[b] = struct{}{}
+	}
+	heard := make(map[identity.PublicKey]bool, len(r.Witnesses))
+	first := make(map[measurement]identity.PublicKey, len(r.Witnesses))
+	freq := 0.0
+	for i := range r.Witnesses {
+		w := &r.Witnesses[i]
+		h := t.hotLocked(w.Witness, now)
+		if h == nil {
+			continue
+		}
+		dirty[h] = struct{}{}
+		if w.ReceivedAt.After(h.lastReport) {
+			h.lastReport = w.ReceivedAt
+		}
+		m := measurement{w.RSSI, w.SNR, w.Frequency}
+		copied := heard[w.Witness]
+		if by, ok := first[m]; ok && by != w.Witness {
+			copied = true
+		} else if !ok {
+			first[m] = w.Witness
+		}
+		heard[w.Witness] = true
+		h.reports.add(copied, t.cfg.Window)
+		if b == nil || h == b || copied || !usable(w) {
+			continue
+		}
+		f := float64(w.Frequency)
+		freq = f
+		res := float64(w.RSSI) - t.expected(b, h.gainDB, w.DistanceM, f)
+		l := link{x: math.Log10(max(w.DistanceM, 1)), resid: res}
+		b.links.add(l, t.cfg.Window)
+		h.links.add(l, t.cfg.Window)
+		implied := float64(w.RSSI) - t.cfg.NoiseFloorDBm
+		if gap := float64(w.SNR) - implied; implied <= t.cfg.SNRCeilingDB || gap > 0 {
+			h.gaps.add(gap, t.cfg.Window)
+		}
+		t.peerLocked(h, b.pk, now).hear.add(res)
+		t.peerLocked(b, h.pk, now).heard.add(res)
+		if len(b.in) >= t.cfg.PeerWindow {
+			oldestDelete(b.in)
+		}
+		b.in[h.pk] = now
+	}
+	if b != nil && r.OtherwiseValid {
+		if freq > 0 {
+			t.freq[b.region] = freq
+		} else if freq = t.freq[b.region]; freq == 0 {
+			freq = 868e6
+		}
+		t.silenceLocked(b, now, freq, heard, dirty)
+	}
+	var notes []note
+	for h := range dirty {
+		if n, ok := t.rescoreLocked(h, now); ok {
+			notes = append(notes, n)
+		}
+	}
+	subs := t.subs
+	t.mu.Unlock()
+	for _, n := range notes {
+		for _, fn := range subs {
+			fn(n.addr, n.body)
+		}
+	}
+}
+
+func oldestDelete(m map[identity.PublicKey]time.Time) {
+	var k identity.PublicKey
+	var at time.Time
+	first := true
+	for pk, v := range m {
+		if first || v.Before(at) {
+			k, at, first = pk, v, false
+		}
+	}
+	delete(m, k)
+}
+
+func (t *Tracker) peerLocked(h *hot, pk identity.PublicKey, now time.Time) *peer {
+	p := h.peers[pk]
+	if p == nil {
+		if len(h.peers) >= t.cfg.PeerWindow {
+			var old identity.PublicKey
+			var at time.Time
+			first := true
+			for k, v := range h.peers {
+				if first || v.last.Before(at) {
+					old, at, first = k, v.last, false
+				}
+			}
+			delete(h.peers, old)
+		}
+		p = &peer{}
+		h.peers[pk] = p
+	}
+	p.last = now
+	return p
+}
+
+// silenceLocked records, for every active hotspot where the model expects
+// b's beacon, whether it was heard.
+func (t *Tracker) silenceLocked(b *hot, now time.Time, freq float64, heard map[identity.PublicKey]bool, dirty map[*hot]struct{}) {
+	// The farthest expected receiver, with a generous receiver gain of 10 dBi.
+	floor := t.cfg.SensitivityDBm + t.cfg.SilenceMarginDB
+	maxPL := b.txDBm + b.gainDB + 10 - floor - verify.FSPL(1, freq)
+	maxD := math.Pow(10, maxPL/(10*t.cfg.PathLossExponent))
+	if maxD < 1 {
+		return
+	}
+	k := 1 + int(maxD/40000)
+	if k > 4 {
+		k = 4 // beyond ~160 km the model says nothing useful
+	}
+	for _, cell := range b.bucket.GridDisk(k) {
+		for _, c := range t.cells[cell] {
+			if c == b || c.region != b.region || c.lastReport.IsZero() || now.Sub(c.lastReport) > t.cfg.ActiveWindow {
+				continue
+			}
+			d := h3.GreatCircleDistanceM(b.ll, c.ll)
+			if d > maxD || t.expected(b, c.gainDB, d, freq) < floor {
+				continue
+			}
+			h := heard[c.pk]
+			b.silence.add(expect{peer: c.pk, heard: h}, t.cfg.Window)
+			c.silence.add(expect{peer: b.pk, heard: h}, t.cfg.Window)
+			dirty[c] = struct{}{}
+		}
+	}
+}
+
+type note struct {
+	addr string
+	body json.RawMessage
+}
+
+type evidence struct {
+	reason poc.Reason
+	s      float64
+	text   string
+}
+
+// strength maps x = statistic/threshold to the evidence's weight.
+func (t *Tracker) strength(x float64) float64 {
+	switch {
+	case math.IsNaN(x) || x <= t.cfg.SoftStart:
+		return 0
+	case x < 1:
+		return 0.5 * (x - t.cfg.SoftStart) / (1 - t.cfg.SoftStart)
+	}
+	return math.Min(1, 0.75+0.25*(x-1))
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// evaluateLocked computes every evidence of h.
+func (t *Tracker) evaluateLocked(h *hot) (evs []evidence, obs int) {
+	c := &t.cfg
+	add := func(reason poc.Reason, x float64, text string) {
+		if s := t.strength(x); s > 0 {
+			evs = append(evs, evidence{reason, s, text})
+		}
+	}
+	links := h.links.buf
+	obs = len(links) + len(h.silence.buf)
+	if n := len(links); n >= c.MinLinks {
+		res := make([]float64, n)
+		for i, l := range links {
+			res[i] = l.resid
+		}
+		med := median(res)
+		if med < 0 {
+			add(poc.ReasonSuspectedSpoof, -med/c.BiasDB, fmt.Sprintf("link RSSI %.0f dB below what the asserted distances give (median of %d links; shadowing σ is about 6 dB)", -med, n))
+		} else {
+			add(poc.ReasonSuspectedRSSI, med/c.BiasDB, fmt.Sprintf("link RSSI %.0f dB above what the asserted distances give (median of %d links)", med, n))
+		}
+		if n >= c.MinFitLinks {
+			var mx, my float64
+			for _, l := range links {
+				mx += l.x
+				my += l.resid
+			}
+			mx, my = mx/float64(n), my/float64(n)
+			var sxx, sxy float64
+			for _, l := range links {
+				sxx += (l.x - mx) * (l.x - mx)
+				sxy += (l.x - mx) * (l.resid - my)
+			}
+			if sd := math.Sqrt(sxx / float64(n)); sd >= c.SlopeMinSpread && sxx > 0 {
+				slope := sxy / sxx
+				var sse float64
+				for _, l := range links {
+					e := l.resid - my - slope*(l.x-mx)
+					sse += e * e
+				}
+				se := math.Sqrt(sse/float64(n-2)) / math.Sqrt(sxx)
+				if se > 0 && math.Abs(slope)/se >= c.SlopeZ {
+					add(poc.ReasonSuspectedSpoof, math.Abs(slope)/c.SlopeToleranceDB,
+						fmt.Sprintf("RSSI changes %.0f dB per decade of asserted distance where the model says %.0f (%d links)", slope-10*c.PathLossExponent, -10*c.PathLossExponent, n))
+				}
+			}
+			dev := make([]float64, n)
+			for i, r := range res {
+				dev[i] = math.Abs(r - med)
+			}
+			sigma := 1.4826 * median(dev)
+			add(poc.ReasonSuspectedRing, c.TooGoodSigmaDB/math.Max(sigma, 0.1),
+				fmt.Sprintf("links fit the distance model within σ %.1f dB where shadowing gives about 6 (%d links): computed, not measured", sigma, n))
+		}
+	}
+	if n := len(h.gaps.buf); n >= c.MinSNRLinks {
+		med := median(h.gaps.buf)
+		off := 0
+		for _, g := range h.gaps.buf {
+			if math.Abs(g) > c.SNRGapDB/2 {
+				off++
+			}
+		}
+		if med < 0 {
+			add(poc.ReasonSuspectedRSSI, -med/c.SNRGapDB, fmt.Sprintf("witness RSSI %.0f dB above what its SNR and the noise floor imply on %d of %d links", -med, off, n))
+		} else {
+			add(poc.ReasonSuspectedRSSI, med/c.SNRGapDB, fmt.Sprintf("witness SNR %.0f dB above what its RSSI and the noise floor allow on %d of %d links", med, off, n))
+		}
+	}
+	var asym []float64
+	for _, p := range h.peers {
+		if p.hear.n > 0 && p.heard.n > 0 {
+			asym = append(asym, p.hear.value()-p.heard.value())
+		}
+	}
+	if n := len(asym); n >= c.MinPairs {
+		med := median(asym)
+		word := "better"
+		if med < 0 {
+			word = "worse"
+		}
+		add(poc.ReasonSuspectedRSSI, math.Abs(med)/c.AsymmetryDB,
+			fmt.Sprintf("hears its peers %.0f dB %s than they hear it (median of %d links heard both ways; shadowing is the same both ways)", math.Abs(med), word, n))
+	}
+	missed, expected := 0, 0
+	for _, e := range h.silence.buf {
+		if p := t.hs[e.peer]; p != nil && p.trust.Flagged {
+			continue
+		}
+		expected++
+		if !e.heard {
+			missed++
+		}
+	}
+	if expected >= c.MinExpected {
+		reason, who := poc.ReasonSuspectedSpoof, ""
+		if len(h.in) <= c.RingMaxSize {
+			reason, who = poc.ReasonSuspectedRing, fmt.Sprintf("; its beacons were witnessed only by a closed group of %d", len(h.in))
+		}
+		add(reason, float64(missed)/float64(expected)/c.SilenceShare,
+			fmt.Sprintf("silent on %d of %d links the model expects with active hotspots in range%s", missed, expected, who))
+	}
+	if n := len(h.reports.buf); n >= c.MinReports {
+		copies := 0
+		for _, cp := range h.reports.buf {
+			if cp {
+				copies++
+			}
+		}
+		add(poc.ReasonSuspectedReplay, float64(copies)/float64(n)/c.CopyShare,
+			fmt.Sprintf("%d of %d witness reports repeat an earlier witness's exact RSSI, SNR and frequency or a beacon already reported", copies, n))
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].s > evs[j].s })
+	return evs, obs
+}
+
+// rescoreLocked recomputes h's trust; it returns a notification when the
+// trust changed noticeably.
+func (t *Tracker) rescoreLocked(h *hot, now time.Time) (note, bool) {
+	evs, obs := t.evaluateLocked(h)
+	score := 1.0
+	texts := make([]string, 0, len(evs)+1)
+	reason := poc.ReasonNone
+	for _, e := range evs {
+		score *= 1 - e.s
+		texts = append(texts, e.text)
+	}
+	if len(evs) > 0 {
+		reason = evs[0].reason
+	}
+	probation := obs < t.cfg.MinEvidence
+	if probation {
+		score = math.Min(score, t.cfg.ProbationTrust)
+		texts = append(texts, fmt.Sprintf("probation: %d of %d observations needed", obs, t.cfg.MinEvidence))
+	}
+	if len(texts) == 0 {
+		texts = append(texts, fmt.Sprintf("consistent with its asserted location over %d links and %d expected links", len(h.links.buf), len(h.silence.buf)))
+	}
+	old := h.trust
+	flagged := score < t.cfg.FlagTrust
+	nt := Trust{
+		Hotspot: old.Hotspot, Score: math.Round(score*1e4) / 1e4, Multiplier: t.cfg.Multiplier(score), Flagged: flagged,
+		Probation: probation, Reason: reason, Evidence: texts, Since: old.Since, Observations: obs,
+	}
+	if flagged != old.Flagged {
+		nt.Since = now
+	}
+	if flagged {
+		if _, ok := t.ever[h.pk]; !ok {
+			t.ever[h.pk] = flagRec{since: now, reason: reason}
+			t.persistFlag(h.pk, now, reason)
+			t.log.Info("trust: hotspot flagged", "hotspot", h.pk.String(), "reason", reason.String(), "score", nt.Score, "evidence", texts[0])
+		}
+	}
+	_, nt.EverFlagged = t.ever[h.pk]
+	h.trust = nt
+	if math.Abs(nt.Score-old.Score) < 0.01 && nt.Flagged == old.Flagged && nt.Reason == old.Reason && nt.Probation == old.Probation && nt.EverFlagged == old.EverFlagged {
+		return note{}, false
+	}
+	body, err := json.Marshal(nt)
+	if err != nil {
+		return note{}, false
+	}
+	return note{addr: nt.Hotspot, body: body}, true
+}
+
+func (t *Tracker) persistFlag(pk identity.PublicKey, since time.Time, reason poc.Reason) {
+	if t.deps.Store == nil {
+		return
+	}
+	v := binary.BigEndian.AppendUint64(nil, uint64(since.UnixNano()))
+	v = append(v, byte(reason))
+	if err := t.deps.Store.Set(append([]byte("f/"), pk[:]...), v, true); err != nil {
+		t.log.Warn("trust: persist flag", "hotspot", pk.String(), "err", err)
+	}
+}
+
+// Score returns pk's trust. A hotspot never observed is in probation
+// (ProbationTrust), or flagged when the sticky record says so.
+func (t *Tracker) Score(pk identity.PublicKey) Trust {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h := t.hs[pk]; h != nil {
+		tr := h.trust
+		tr.Evidence = append([]string(nil), tr.Evidence...)
+		return tr
+	}
+	tr := Trust{Hotspot: pk.String(), Score: t.cfg.ProbationTrust, Multiplier: t.cfg.Multiplier(t.cfg.ProbationTrust), Probation: true,
+		Evidence: []string{"no observations yet"}}
+	if f, ok := t.ever[pk]; ok {
+		tr.EverFlagged, tr.Reason, tr.Since = true, f.reason, f.since
+	}
+	return tr
+}
+
+// Multiplier is what ingest applies to a hotspot's units (ingest.Trust):
+// the reward multiplier, and a suspected_* reason when the hotspot is
+// flagged now. With Enforce off it is always 1 and no reason.
+func (t *Tracker) Multiplier(pk identity.PublicKey) (float64, poc.Reason) {
+	if !t.cfg.Enforce {
+		return 1, poc.ReasonNone
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := t.hs[pk]
+	if h == nil {
+		return t.cfg.Multiplier(t.cfg.ProbationTrust), poc.ReasonNone
+	}
+	if h.trust.Flagged {
+		return 0, h.trust.Reason
+	}
+	return h.trust.Multiplier, poc.ReasonNone
+}
+
+// Flagged returns every hotspot flagged at any time (kept across restarts
+// when Deps.Store is set), each mapped to true; Score says whether it is
+// flagged now.
+func (t *Tracker) Flagged() map[identity.PublicKey]bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[identity.PublicKey]bool, len(t.ever))
+	for pk := range t.ever {
+		out[pk] = true
+	}
+	return out
+}
