@@ -138,6 +138,13 @@ func (r *ring[T]) add(v T, n int) {
 
 type link struct{ x, resid float64 }
 
+// report is one witness report: whether it copies an earlier one, and the
+// chance that an honest report would match an earlier one by coincidence.
+type report struct {
+	copied bool
+	chance float64
+}
+
 type expect struct {
 	peer  identity.PublicKey
 	heard bool
@@ -173,19 +180,24 @@ type hot struct {
 	txDBm      float64
 	links      ring[link]
 	gaps       ring[float64]
-	reports    ring[bool] // copied?
+	reports    ring[report]
 	silence    ring[expect]
 	peers      map[identity.PublicKey]*peer
 	in         map[identity.PublicKey]time.Time // who witnessed its beacons
 	lastReport time.Time
 	lastSeen   time.Time
 	trust      Trust
+	pending    int // observations since the last rescore
 }
 
 type flagRec struct {
 	since  time.Time
 	reason poc.Reason
 }
+
+// rescoreFraction: a hotspot is rescored once its verdicts since the last
+// rescore reach 1 + observations/rescoreFraction.
+const rescoreFraction = 16
 
 // bucketRes is the H3 resolution of the candidate index (res 4: ~22 km
 // edge).
@@ -359,14 +371,28 @@ func (t *Tracker) Observe(r ingest.Result) {
 			h.lastReport = w.ReceivedAt
 		}
 		m := measurement{w.RSSI, w.SNR, w.Frequency}
-		copied := heard[w.Witness]
-		if by, ok := first[m]; ok && by != w.Witness {
-			copied = true
-		} else if !ok {
+		rep := report{copied: heard[w.Witness]}
+		if !rep.copied {
+			// Honest reports match an earlier one by chance when one lies in
+			// the same 0.1 dB SNR step: about 1/40 for each earlier report
+			// within ±2 dB of RSSI.
+			near := 0
+			for em := range first {
+				if em.freq == m.freq && math.Abs(float64(em.rssi-m.rssi)) <= 2 {
+					near++
+				}
+			}
+			rep.chance = math.Min(1, float64(near)/40)
+			if by, ok := first[m]; ok && by != w.Witness {
+				rep.copied = true
+			}
+		}
+		if _, ok := first[m]; !ok {
 			first[m] = w.Witness
 		}
+		copied := rep.copied
 		heard[w.Witness] = true
-		h.reports.add(copied, t.cfg.Window)
+		h.reports.add(rep, t.cfg.Window)
 		if b == nil || h == b || copied || !usable(w) {
 			continue
 		}
@@ -397,6 +423,13 @@ func (t *Tracker) Observe(r ingest.Result) {
 	}
 	var notes []note
 	for h := range dirty {
+		// Bounded work: a hotspot is rescored when its new observations
+		// reach a sixteenth of those it has (at once while it is new).
+		h.pending++
+		if h.pending < 1+h.trust.Observations/rescoreFraction {
+			continue
+		}
+		h.pending = 0
 		if n, ok := t.rescoreLocked(h, now); ok {
 			notes = append(notes, n)
 		}
@@ -612,14 +645,15 @@ func (t *Tracker) evaluateLocked(h *hot) (evs []evidence, obs int) {
 			fmt.Sprintf("silent on %d of %d links the model expects with active hotspots in range%s", missed, expected, who))
 	}
 	if n := len(h.reports.buf); n >= c.MinReports {
-		copies := 0
-		for _, cp := range h.reports.buf {
-			if cp {
+		copies, chance := 0, 0.0
+		for _, r := range h.reports.buf {
+			if r.copied {
 				copies++
 			}
+			chance += r.chance
 		}
-		add(poc.ReasonSuspectedReplay, float64(copies)/float64(n)/c.CopyShare,
-			fmt.Sprintf("%d of %d witness reports repeat an earlier witness's exact RSSI, SNR and frequency or a beacon already reported", copies, n))
+		add(poc.ReasonSuspectedReplay, (float64(copies)-chance)/float64(n)/c.CopyShare,
+			fmt.Sprintf("%d of %d witness reports repeat an earlier witness's exact RSSI, SNR and frequency or a beacon already reported (%.0f expected by chance)", copies, n, chance))
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].s > evs[j].s })
 	return evs, obs
