@@ -30,15 +30,15 @@ import (
 type kind string
 
 const (
-	kHonest  kind = "honest"
-	kSpoof   kind = "spoof"
-	kRing    kind = "ring"
-	kForge   kind = "rssi_forge"
-	kReplay  kind = "replay"
-	simFreq       = 868.1e6
-	simGainX      = 30 // 3 dBi
-	simHeight     = 12.0
-	simMaxEIRP    = 16.0
+	kHonest    kind = "honest"
+	kSpoof     kind = "spoof"
+	kRing      kind = "ring"
+	kForge     kind = "rssi_forge"
+	kReplay    kind = "replay"
+	simFreq         = 868.1e6
+	simGainX        = 30 // 3 dBi
+	simHeight       = 12.0
+	simMaxEIRP      = 16.0
 )
 
 var simKinds = []kind{kHonest, kSpoof, kRing, kForge, kReplay}
@@ -144,6 +144,12 @@ func simulate(t testing.TB, pop *population, cfg Config, days int, seed uint64) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return replayInto(t, pop, tr, days, seed)
+}
+
+// replayInto runs the simulation into a given tracker.
+func replayInto(t testing.TB, pop *population, tr *Tracker, days int, seed uint64) simOutcome {
+	t.Helper()
 	model := radio.DefaultModel()
 	model.Seed = seed
 	rng := mrand.New(mrand.NewPCG(seed, 11))

@@ -15,41 +15,45 @@
 //
 // where P_tx = trunc(region max EIRP − G_b) as the verifier knows it, the
 // evidence kinds are, each over a sliding window of Window observations and
-// counting only after its minimum number of observations:
+// counting only after its minimum number of observations (links, peers and
+// expected pairs with a hotspot flagged now count only for that hotspot):
 //
-//  1. Distance bias: |median ρ| > BiasDB over ≥ MinLinks links. A spoofer
-//     heard from far away sits tens of dB below the line (suspected_spoof);
-//     above it, signals too strong for the distance (suspected_rssi_forge).
-//  2. Distance slope: the OLS slope b of ρ on log10(d) over ≥ MinFitLinks
-//     links (RSSI falls by 10·n dB per decade when b = 0): |b| >
-//     SlopeToleranceDB with |b|/SE(b) ≥ SlopeZ and sd(log10 d) ≥
-//     SlopeMinSpread; a spoofer's RSSI does not follow its asserted
-//     distances (suspected_spoof).
-//  3. Too good a fit: 1.4826·MAD(ρ) ≤ TooGoodSigmaDB over ≥ MinFitLinks
-//     links; reports computed from asserted distances lack the shadowing
-//     real links have (suspected_ring). Bias and slope are the lower tail of
-//     the fit, this is its upper tail.
-//  4. RSSI/SNR consistency: a witness measures SNR = RSSI − N (N =
-//     NoiseFloorDBm) until the demodulator saturates, and never more.
-//     gap = SNR − (RSSI − N) over its links with RSSI − N ≤ SNRCeilingDB (or
-//     any link with gap > 0); |median gap| > SNRGapDB over ≥ MinSNRLinks
-//     links (suspected_rssi_forge: an RSSI its own SNR denies).
-//  5. Reciprocity: shadowing is the same both ways, so for each peer p
-//     heard both ways a_p = mean ρ(it hears p) − mean ρ(p hears it) ≈ 0;
-//     |median a_p| > AsymmetryDB over ≥ MinPairs peers
-//     (suspected_rssi_forge).
-//  6. Silence (witness graph): each beacon is expected at every active
-//     hotspot (a witness report within ActiveWindow) whose E[RSSI] is at
-//     least SilenceMarginDB above SensitivityDBm. Each such pair counts as
-//     heard or missed for both ends; the missed share, over ≥ MinExpected
-//     pairs and ignoring peers flagged now, above SilenceShare means the
-//     hotspot is not on the air where it says. A hotspot witnessed only by
-//     a closed group of at most RingMaxSize hotspots is named a ring
-//     (suspected_ring), else a spoofer (suspected_spoof).
-//  7. Copies (timing and identity): a witness report for a beacon that
-//     repeats the exact RSSI, SNR and frequency of a witness received
-//     before it, or a second report by the same witness for one beacon;
-//     share > CopyShare over ≥ MinReports reports (suspected_replay).
+//	   Links, peers and expected pairs with a hotspot flagged now count only
+//	   for that hotspot.
+//
+//	1. Distance bias: |median ρ| > BiasDB over ≥ MinLinks links. A spoofer
+//	   heard from far away sits tens of dB below the line (suspected_spoof);
+//	   above it, signals too strong for the distance (suspected_rssi_forge).
+//	2. Distance slope: the OLS slope b of ρ on log10(d) over ≥ MinFitLinks
+//	   links (RSSI falls by 10·n dB per decade when b = 0): |b| >
+//	   SlopeToleranceDB with |b|/SE(b) ≥ SlopeZ and sd(log10 d) ≥
+//	   SlopeMinSpread; a spoofer's RSSI does not follow its asserted
+//	   distances (suspected_spoof).
+//	3. Too good a fit: 1.4826·MAD(ρ) ≤ TooGoodSigmaDB over ≥ MinFitLinks
+//	   links; reports computed from asserted distances lack the shadowing
+//	   real links have (suspected_ring). Bias and slope are the lower tail of
+//	   the fit, this is its upper tail.
+//	4. RSSI/SNR consistency: a witness measures SNR = RSSI − N (N =
+//	   NoiseFloorDBm) until the demodulator saturates, and never more.
+//	   gap = SNR − (RSSI − N) over its links with RSSI − N ≤ SNRCeilingDB (or
+//	   any link with gap > 0); |median gap| > SNRGapDB over ≥ MinSNRLinks
+//	   links (suspected_rssi_forge: an RSSI its own SNR denies).
+//	5. Reciprocity: shadowing is the same both ways, so for each peer p
+//	   heard both ways a_p = mean ρ(it hears p) − mean ρ(p hears it) ≈ 0;
+//	   |median a_p| > AsymmetryDB over ≥ MinPairs peers
+//	   (suspected_rssi_forge).
+//	6. Silence (witness graph): each beacon is expected at every active
+//	   hotspot (a witness report within ActiveWindow) whose E[RSSI] is at
+//	   least SilenceMarginDB above SensitivityDBm. Each such pair counts as
+//	   heard or missed for both ends; the missed share, over ≥ MinExpected
+//	   pairs and ignoring peers flagged now, above SilenceShare means the
+//	   hotspot is not on the air where it says. A hotspot witnessed only by
+//	   a closed group of at most RingMaxSize hotspots is named a ring
+//	   (suspected_ring), else a spoofer (suspected_spoof).
+//	7. Copies (timing and identity): a witness report for a beacon that
+//	   repeats the exact RSSI, SNR and frequency of a witness received
+//	   before it, or a second report by the same witness for one beacon;
+//	   share > CopyShare over ≥ MinReports reports (suspected_replay).
 //
 // Each evidence gives x = statistic / threshold and a strength s(x) = 0 for
 // x ≤ SoftStart, rising linearly to 0.5 at x = 1, then 0.75 + 0.25·(x − 1)
@@ -136,7 +140,10 @@ func (r *ring[T]) add(v T, n int) {
 	r.next = (r.next + 1) % len(r.buf)
 }
 
-type link struct{ x, resid float64 }
+type link struct {
+	x, resid float64
+	peer     identity.PublicKey
+}
 
 // report is one witness report: whether it copies an earlier one, and the
 // chance that an honest report would match an earlier one by coincidence.
@@ -399,8 +406,9 @@ func (t *Tracker) Observe(r ingest.Result) {
 		f := float64(w.Frequency)
 		freq = f
 		res := float64(w.RSSI) - t.expected(b, h.gainDB, w.DistanceM, f)
-		l := link{x: math.Log10(max(w.DistanceM, 1)), resid: res}
+		l := link{x: math.Log10(max(w.DistanceM, 1)), resid: res, peer: h.pk}
 		b.links.add(l, t.cfg.Window)
+		l.peer = b.pk
 		h.links.add(l, t.cfg.Window)
 		implied := float64(w.RSSI) - t.cfg.NoiseFloorDBm
 		if gap := float64(w.SNR) - implied; implied <= t.cfg.SNRCeilingDB || gap > 0 {
@@ -550,8 +558,14 @@ func (t *Tracker) evaluateLocked(h *hot) (evs []evidence, obs int) {
 			evs = append(evs, evidence{reason, s, text})
 		}
 	}
-	links := h.links.buf
-	obs = len(links) + len(h.silence.buf)
+	// Links with a hotspot flagged now are its evidence, not this one's.
+	links := make([]link, 0, len(h.links.buf))
+	for _, l := range h.links.buf {
+		if p := t.hs[l.peer]; p == nil || !p.trust.Flagged {
+			links = append(links, l)
+		}
+	}
+	obs = len(h.links.buf) + len(h.silence.buf)
 	if n := len(links); n >= c.MinLinks {
 		res := make([]float64, n)
 		for i, l := range links {
@@ -612,7 +626,10 @@ func (t *Tracker) evaluateLocked(h *hot) (evs []evidence, obs int) {
 		}
 	}
 	var asym []float64
-	for _, p := range h.peers {
+	for pk, p := range h.peers {
+		if q := t.hs[pk]; q != nil && q.trust.Flagged {
+			continue
+		}
 		if p.hear.n > 0 && p.heard.n > 0 {
 			asym = append(asym, p.hear.value()-p.heard.value())
 		}
