@@ -13,7 +13,7 @@ import (
 // cross agent, broker and oracle. Under a sped-up clock that wall time is
 // many simulated seconds, so the network's timing windows are widened by it
 // (each a config value; the production defaults are untouched).
-const realLatencyBudget = 25 * time.Millisecond
+const realLatencyBudget = 100 * time.Millisecond
 
 // tuneNode sets the network's PoC timing for the scenario's clock.
 func tuneNode(cfg *node.Config, s *Scenario) {

@@ -176,13 +176,7 @@ func (d *Devnet) summary() *Summary {
 // flaggedByKind counts, per kind, the hotspots the network flagged at any time.
 func (d *Devnet) flaggedByKind() map[Kind]int {
 	out := map[Kind]int{}
-	f, ok := any(d.node.PoC()).(interface {
-		Flagged() map[identity.PublicKey]bool
-	})
-	if !ok {
-		return out
-	}
-	flagged := f.Flagged()
+	flagged := d.node.PoC().Flagged()
 	for _, p := range d.plans {
 		if flagged[p.key.Public()] {
 			out[p.kind]++

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	mapssvc "github.com/hexnet/hexnet/maps/service"
 	"github.com/hexnet/hexnet/poc/ingest"
 	pocsvc "github.com/hexnet/hexnet/poc/service"
+	"github.com/hexnet/hexnet/poc/trust"
 	"github.com/hexnet/hexnet/router"
 )
 
@@ -169,11 +171,13 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 	r.poc = p
 	r.closers = append(r.closers, func() { p.Close() })
 	p.OnResult(feed.result)
+	p.OnTrust(func(addr string, j json.RawMessage) { _ = m.Agg.SetTrust(addr, j) })
 	for _, fn := range n.onPoC {
 		p.OnResult(fn)
 	}
 	pocRef.Store(p)
 	n.mux.Handle(ingest.QueryPattern, p.Handler())
+	n.mux.Handle(trust.QueryPattern, p.TrustHandler())
 	goRole(g, ctx, func() error { return p.Run(ctx) })
 
 	// Router, billing against the ledger, with the basic LNS.

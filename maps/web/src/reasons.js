@@ -31,6 +31,7 @@ export const REASONS = {
   suspected_spoof: "The hotspot's asserted location looks spoofed.",
   suspected_ring: 'The hotspot seems to be in a ring that only witnesses itself.',
   suspected_rssi_forge: 'The reported signal strength looks forged.',
+  suspected_replay: "The report copies another hotspot's reception: a replay, not a reception.",
 };
 
 export function reasonText(r) {
