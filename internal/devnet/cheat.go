@@ -131,6 +131,12 @@ func (c *cheats) hooks(p *hotspotPlan) hotspot.Hooks {
 					if rand() > 0.35 {
 						continue // replays a share of what it can get hold of
 					}
+					// A copy comes after the original it copies.
+					select {
+					case <-ctx.Done():
+						return
+					case <-c.clk.After(time.Duration(300+rand()*1200) * time.Millisecond):
+					}
 					w := &wire.WitnessReport{Data: h.data, Rssi: h.rssi, Snr: h.snr, Frequency: h.freq, DataRate: h.dataRate,
 						TimestampMs: uint64(c.clk.Now().UnixMilli()), Region: c.region}
 					_ = publish(wire.PoCTopic(wire.Partition(w.Data)), w)

@@ -25,6 +25,9 @@ func tuneNode(cfg *node.Config, s *Scenario) {
 	v.EntropyValidity += slack
 	v.MaxClockSkew += slack
 	cfg.PoC.Entropy.Interval = s.PoC.EntropyInterval
+	if s.PoC.DetectionOff {
+		cfg.PoC.Trust.Enforce = false
+	}
 	in := &cfg.PoC.Ingest
 	in.WindowMargin += slack
 	in.BeaconWait += 2 * slack

@@ -73,6 +73,7 @@ type CheatersSpec struct {
 type PoCSpec struct {
 	BeaconInterval  time.Duration `toml:"beacon_interval"`  // default 6h
 	EntropyInterval time.Duration `toml:"entropy_interval"` // default 60s
+	DetectionOff    bool          `toml:"detection_off"`    // compute trust but do not act on it (the baseline verifier alone)
 }
 
 // RadioSpec overrides the radio model's defaults.

@@ -109,8 +109,11 @@ type Config struct {
 	// MinEvidence is the number of observations (links and expected links)
 	// before a hotspot leaves probation: 10.
 	MinEvidence int `toml:"min_evidence"`
-	// ProbationTrust caps the trust of a hotspot in probation: 0.7
-	// (multiplier 0.8 with the defaults).
+	// ProbationTrust caps the trust of a hotspot in probation: 0.43
+	// (multiplier 0.26 with the defaults). New hotspots earn little until
+	// their links show they are where they say; because each epoch's
+	// emission is shared by units, the cost to honest hotspots is what
+	// probation withholds from them relative to others, not the multiplier.
 	ProbationTrust float64 `toml:"probation_trust"`
 	// SoftTrust: trust at or above earns the full reward (multiplier 1): 0.8.
 	SoftTrust float64 `toml:"soft_trust"`
@@ -151,7 +154,7 @@ func DefaultConfig() Config {
 		CopyShare:        0.25,
 		MinReports:       20,
 		MinEvidence:      10,
-		ProbationTrust:   0.7,
+		ProbationTrust:   0.43,
 		SoftTrust:        0.8,
 		FlagTrust:        0.3,
 	}
