@@ -119,7 +119,7 @@ func (d *Devnet) nodeConfig() node.Config {
 	l.CheckInterval = time.Second
 	l.TokensPerEpoch = s.Emission
 	var allocs []string
-	const plenty = "1000000000000:1000000000"
+	const plenty = "1000000000000000:100000000000000" // tokens:DC, enough for any scenario's fees
 	for _, p := range d.plans {
 		allocs = append(allocs, string(p.owner.Address())+"="+plenty)
 	}
