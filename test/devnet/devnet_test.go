@@ -143,6 +143,43 @@ func TestSmallDevnet(t *testing.T) {
 		t.Fatalf("rewards verify accepted a root under the wrong oracle:\n%s", out)
 	}
 
+	// The explorer's API over the devnet-populated store: stats, the hotspot
+	// list, a hotspot's detail with its PoC history and trust, its witness
+	// edges as GeoJSON, and the hexes of the area.
+	var stats struct {
+		Hotspots int `json:"hotspots"`
+		Located  int `json:"located"`
+	}
+	if !getJSON(t, base+"/api/v1/stats", &stats) || stats.Hotspots != 20 || stats.Located != 20 {
+		t.Errorf("stats: %+v", stats)
+	}
+	var detail struct {
+		Address string  `json:"address"`
+		Lat     float64 `json:"lat"`
+	}
+	if !getJSON(t, base+"/api/v1/hotspots/"+hotspot, &detail) || detail.Address != hotspot || detail.Lat == 0 {
+		t.Errorf("hotspot detail of %s: %+v", hotspot, detail)
+	}
+	var pocHistory struct {
+		Items []map[string]any `json:"items"`
+	}
+	if !getJSON(t, base+"/api/v1/hotspots/"+hotspot+"/poc?limit=5", &pocHistory) || len(pocHistory.Items) == 0 {
+		t.Errorf("no PoC history for %s", hotspot)
+	}
+	var tr struct {
+		Score float64 `json:"score"`
+	}
+	if !getJSON(t, base+"/api/v1/hotspots/"+hotspot+"/trust", &tr) {
+		t.Errorf("no trust for %s", hotspot)
+	}
+	var hexes struct {
+		Type     string           `json:"type"`
+		Features []map[string]any `json:"features"`
+	}
+	if !getJSON(t, base+"/api/v1/hexes?bbox=5.0,52.0,5.25,52.2&res=8", &hexes) || hexes.Type != "FeatureCollection" || len(hexes.Features) == 0 {
+		t.Errorf("hexes of the devnet area: %d features", len(hexes.Features))
+	}
+
 	// Let devices join and send, then stop and read the summary.
 	time.Sleep(10 * time.Second)
 	cancel()
