@@ -90,6 +90,11 @@ type Config struct {
 	// share of its expected links, counting only unflagged peers, is not
 	// on the air where it says (a ring, or a spoofer): 0.6.
 	SilenceShare float64 `toml:"silence_share"`
+	// SilenceMaxWeight caps the weight of silence: on its own it lowers trust
+	// to no less than 1 − this, above FlagTrust, because beacons lost to
+	// collisions (a burst of beacons on few channels) and congestion are
+	// silence too; with any other evidence it can flag: 0.6.
+	SilenceMaxWeight float64 `toml:"silence_max_weight"`
 	// MinExpected is the number of expected links before silence counts: 10.
 	MinExpected int `toml:"min_expected"`
 	// ActiveWindow: a hotspot is a candidate witness when it sent a witness
@@ -153,6 +158,7 @@ func DefaultConfig() Config {
 		RingMaxSize:      5,
 		CopyShare:        0.25,
 		MinReports:       20,
+		SilenceMaxWeight: 0.6,
 		MinEvidence:      10,
 		ProbationTrust:   0.43,
 		SoftTrust:        0.8,
@@ -181,6 +187,9 @@ func (c Config) Validate() error {
 	}
 	if c.SlopeMinSpread < 0 || c.SilenceMarginDB < 0 {
 		bad("slope_min_spread and silence_margin_db must be >= 0")
+	}
+	if c.SilenceMaxWeight <= 0 || c.SilenceMaxWeight > 1 {
+		bad("silence_max_weight %v must be in (0, 1]", c.SilenceMaxWeight)
 	}
 	if c.SilenceShare > 1 || c.CopyShare > 1 {
 		bad("silence_share %v and copy_share %v must be <= 1", c.SilenceShare, c.CopyShare)

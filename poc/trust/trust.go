@@ -658,8 +658,13 @@ func (t *Tracker) evaluateLocked(h *hot) (evs []evidence, obs int) {
 		if len(h.in) <= c.RingMaxSize {
 			reason, who = poc.ReasonSuspectedRing, fmt.Sprintf("; its beacons were witnessed only by a closed group of %d", len(h.in))
 		}
-		add(reason, float64(missed)/float64(expected)/c.SilenceShare,
-			fmt.Sprintf("silent on %d of %d links the model expects with active hotspots in range%s", missed, expected, who))
+		// Silence is also what collisions and congestion look like, so on its
+		// own it lowers trust but cannot flag (its weight is capped); with
+		// any other evidence it can.
+		if st := t.strength(float64(missed) / float64(expected) / c.SilenceShare); st > 0 {
+			evs = append(evs, evidence{reason, math.Min(st, c.SilenceMaxWeight),
+				fmt.Sprintf("silent on %d of %d links the model expects with active hotspots in range%s", missed, expected, who)})
+		}
 	}
 	if n := len(h.reports.buf); n >= c.MinReports {
 		copies, chance := 0, 0.0
