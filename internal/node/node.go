@@ -34,14 +34,15 @@ import (
 
 // Config is the configuration of `hexnet serve`.
 type Config struct {
-	DataDir string               `toml:"data_dir" help:"directory of the store and the network keys"`
-	HTTP    HTTPConfig           `toml:"http" help:"explorer, API, /healthz and /metrics"`
-	Broker  BrokerConfig         `toml:"broker" help:"MQTT: the embedded broker, or an external one by URL"`
-	Store   StoreConfig          `toml:"store" help:"Pebble store tuning"`
-	Ledger  ledger.Config        `toml:"ledger" help:"the network's books: accounts, makers, hotspots, OUIs, reward epochs"`
-	PoC     pocsvc.Config        `toml:"poc" help:"proof of coverage: entropy, verification, density, ingest (its epoch length follows the ledger's)"`
-	Maps    mapssvc.Config       `toml:"maps" help:"coverage maps, explorer API, live feed and web map"`
-	Router  router.ServiceConfig `toml:"router" help:"packet routing, data-credit billing, delivery to LNSs, and the basic LNS"`
+	DataDir  string               `toml:"data_dir" help:"directory of the store and the network keys"`
+	HTTP     HTTPConfig           `toml:"http" help:"explorer, API, /healthz and /metrics"`
+	Broker   BrokerConfig         `toml:"broker" help:"MQTT: the embedded broker, or an external one by URL"`
+	Store    StoreConfig          `toml:"store" help:"Pebble store tuning"`
+	Ledger   ledger.Config        `toml:"ledger" help:"the network's books: accounts, makers, hotspots, OUIs, reward epochs"`
+	PoC      pocsvc.Config        `toml:"poc" help:"proof of coverage: entropy, verification, density, ingest (its epoch length follows the ledger's)"`
+	Maps     mapssvc.Config       `toml:"maps" help:"coverage maps, explorer API, live feed and web map"`
+	Router   router.ServiceConfig `toml:"router" help:"packet routing, data-credit billing, delivery to LNSs, and the basic LNS"`
+	Releases ReleasesConfig       `toml:"releases" help:"firmware releases served to hotspot agents (over-the-air updates)"`
 }
 
 // HTTPConfig configures the HTTP server.
@@ -68,14 +69,15 @@ type StoreConfig struct {
 // DefaultConfig returns the defaults of `hexnet serve`.
 func DefaultConfig() Config {
 	return Config{
-		DataDir: "hexnet-data",
-		HTTP:    HTTPConfig{Addr: "127.0.0.1:8080"},
-		Broker:  BrokerConfig{Listen: broker.DefaultAddr, MaxClockSkew: broker.DefaultMaxClockSkew},
-		Store:   StoreConfig{CacheMiB: 64},
-		Ledger:  ledger.DefaultConfig(),
-		PoC:     pocsvc.DefaultConfig(),
-		Maps:    mapssvc.DefaultConfig(),
-		Router:  defaultRouterConfig(),
+		DataDir:  "hexnet-data",
+		HTTP:     HTTPConfig{Addr: "127.0.0.1:8080"},
+		Broker:   BrokerConfig{Listen: broker.DefaultAddr, MaxClockSkew: broker.DefaultMaxClockSkew},
+		Store:    StoreConfig{CacheMiB: 64},
+		Ledger:   ledger.DefaultConfig(),
+		PoC:      pocsvc.DefaultConfig(),
+		Maps:     mapssvc.DefaultConfig(),
+		Router:   defaultRouterConfig(),
+		Releases: ReleasesConfig{Channels: []string{"stable", "beta"}, Interval: 10 * time.Minute},
 	}
 }
 
@@ -105,6 +107,9 @@ func (c *Config) Validate() error {
 	pc.Ingest.EpochLength = c.Ledger.EpochLength
 	if err := pc.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("poc: %w", err))
+	}
+	if err := validChannels(c.Releases.Channels); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Router.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("router: %w", err))

@@ -151,3 +151,33 @@ func TestRegionParamsForAssertedHotspots(t *testing.T) {
 		t.Fatal("no region parameters")
 	}
 }
+
+// With a releases directory the node serves the release index under /api/v1/releases/.
+func TestReleasesMounted(t *testing.T) {
+	rel, _ := identity.Generate()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Addr, cfg.Broker.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Releases.Dir = t.TempDir()
+	cfg.Releases.Key = string(rel.Address())
+	n, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- n.Run(context.Background()) }()
+	t.Cleanup(func() { n.Close(); <-errc })
+	<-n.Ready()
+	code, body := get(t, "http://"+n.HTTPAddr()+"/api/v1/releases/stable")
+	if code == http.StatusNotFound && strings.Contains(body, "<!doctype html>") {
+		t.Fatalf("releases not mounted: the explorer answered")
+	}
+	if code != http.StatusOK && code != http.StatusNotFound {
+		t.Fatalf("releases index: %d %s", code, body)
+	}
+	bad := DefaultConfig()
+	bad.Releases.Channels = []string{"a/b"}
+	if err := bad.Validate(); err == nil {
+		t.Fatal("a bad release channel was accepted")
+	}
+}

@@ -113,6 +113,13 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 		return cfgClient.Publish(pctx, topic, 1, true, b)
 	}, n.clk.Now, n.log)
 	goRole(g, ctx, func() error { return rp.Run(ctx) })
+	announce, err := n.startReleases(ctx, n.mux, cfgClient)
+	if err != nil {
+		return nil, err
+	}
+	if announce != nil {
+		goRole(g, ctx, func() error { return announce(ctx) })
+	}
 
 	// Explorer.
 	m, err := mapssvc.New(n.cfg.Maps, mapssvc.Deps{Store: db.Prefix("maps/"), Now: n.clk.Now, Logger: n.log})
