@@ -21,6 +21,7 @@ import (
 	"github.com/hexnet/hexnet/hotspot/queue"
 	"github.com/hexnet/hexnet/internal/clock"
 	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/mqttc"
 	"github.com/hexnet/hexnet/internal/wire"
 )
 
@@ -407,8 +408,15 @@ func (a *Agent) connectLoop(ctx context.Context) error {
 		}{wire.ReleaseTopic(a.cfg.Update.Channel), func(_ string, b []byte) { a.onRelease(b) }})
 	}
 	for _, s := range subs {
+		// A refused subscription is a configuration problem worth shouting
+		// about, but not a reason to stop forwarding; any other error (the
+		// broker went away) is retried by the client on its next connect.
 		if err := conn.Subscribe(s.topic, 1, s.h); err != nil {
-			return fmt.Errorf("hotspot: subscribe %s: %w", s.topic, err)
+			if errors.Is(err, mqttc.ErrRefused) {
+				a.log.Error("subscription refused by the broker", "topic", s.topic, "err", err)
+			} else {
+				a.log.Warn("subscription deferred to the next connect", "topic", s.topic, "err", err)
+			}
 		}
 	}
 	a.onConnect(ctx)

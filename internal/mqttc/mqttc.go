@@ -182,6 +182,9 @@ type Client struct {
 	mu     sync.Mutex
 	subs   map[string]subscription
 	closed bool
+
+	firstConnect chan struct{} // closed once the first connection's subscriptions are made
+	firstOnce    sync.Once
 }
 
 // Dial connects to the broker of cfg.URL and returns once the broker accepted
@@ -192,7 +195,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	c := &Client{cfg: cfg, subs: map[string]subscription{}}
+	c := &Client{cfg: cfg, subs: map[string]subscription{}, firstConnect: make(chan struct{})}
 	c.log = cfg.Logger.With("component", "mqttc", "client_id", cfg.ClientID)
 
 	o := paho.NewClientOptions().
@@ -242,6 +245,14 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		c.pc.Disconnect(0)
 		return nil, fmt.Errorf("mqttc: connect %s: %w", cfg.URL, err)
 	}
+	// Return only once Config.Subscriptions are in place on the broker, so a
+	// message published right after Dial returns is not missed.
+	select {
+	case <-c.firstConnect:
+	case <-ctx.Done():
+		c.pc.Disconnect(0)
+		return nil, fmt.Errorf("mqttc: connect %s: %w", cfg.URL, ctx.Err())
+	}
 	return c, nil
 }
 
@@ -286,6 +297,7 @@ func (c *Client) onConnect() {
 			c.log.Error("mqtt resubscribe failed", "topic", f, "error", err)
 		}
 	}
+	c.firstOnce.Do(func() { close(c.firstConnect) })
 	if c.cfg.OnConnect != nil {
 		c.cfg.OnConnect(c)
 	}
