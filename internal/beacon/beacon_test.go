@@ -32,8 +32,8 @@ func TestBuildDeterministicPerRegion(t *testing.T) {
 		gain   int32
 		power  int32
 	}{
-		{wire.Region_EU868, "SF12BW125", 30, 13},  // 16 dBm EIRP − 3.0 dBi
-		{wire.Region_US915, "SF9BW125", 45, 25},   // 30 dBm − 4.5 dBi, truncated
+		{wire.Region_EU868, "SF12BW125", 30, 13}, // 16 dBm EIRP − 3.0 dBi
+		{wire.Region_US915, "SF9BW125", 45, 25},  // 30 dBm − 4.5 dBi, truncated
 		{wire.Region_AS923_1, "SF9BW125", 0, 16}, // dwell time: DR2 holds 19 bytes, DR3 (SF9) 61
 	}
 	for _, c := range cases {

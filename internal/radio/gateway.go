@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hexnet/hexnet/internal/gwmp"
 	"github.com/hexnet/hexnet/internal/clock"
+	"github.com/hexnet/hexnet/internal/gwmp"
 )
 
 // Gateway is a simulated LoRa concentrator with a Semtech UDP packet

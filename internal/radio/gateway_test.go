@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hexnet/hexnet/internal/gwmp"
 	"github.com/hexnet/hexnet/internal/clock"
+	"github.com/hexnet/hexnet/internal/gwmp"
 )
 
 // A device's uplink reaches a GWMP server through the simulated gateway with
