@@ -21,7 +21,6 @@ import (
 	"github.com/hexnet/hexnet/hotspot/queue"
 	"github.com/hexnet/hexnet/internal/clock"
 	"github.com/hexnet/hexnet/internal/identity"
-	"github.com/hexnet/hexnet/internal/mqttc"
 	"github.com/hexnet/hexnet/internal/wire"
 )
 
@@ -29,17 +28,22 @@ import (
 type Conn interface {
 	// Publish sends payload and returns once the broker acknowledged it (QoS 1).
 	Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error
-	// Subscribe registers handler for topic; the subscription survives reconnects.
-	Subscribe(topic string, qos byte, handler func(topic string, payload []byte)) error
 	// IsConnected reports whether the connection is up.
 	IsConnected() bool
 	// Close disconnects; it is idempotent.
 	Close() error
 }
 
+// Subscription is a topic the agent follows, with its handler (which must not block).
+type Subscription struct {
+	Topic   string
+	Handler func(topic string, payload []byte)
+}
+
 // Dialer opens the agent's MQTT connection. will is the signed offline state
-// to register as last will; onConnect runs after every (re)connect.
-type Dialer func(ctx context.Context, key *identity.Key, will []byte, onConnect func()) (Conn, error)
+// to register as last will; subs are in place on the broker when it returns
+// and after every reconnect; onConnect runs after every (re)connect.
+type Dialer func(ctx context.Context, key *identity.Key, will []byte, subs []Subscription, onConnect func()) (Conn, error)
 
 // Hooks let the devnet's cheaters alter what an otherwise honest agent
 // reports. All are optional; a nil hook changes nothing.
@@ -373,10 +377,18 @@ func (a *Agent) connectLoop(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	subs := []Subscription{
+		{wire.DownTopic(a.addr), func(_ string, b []byte) { go a.onDown(ctx, b) }},
+		{wire.ConfigTopic(a.addr), func(_ string, b []byte) { a.onConfig(b) }},
+		{wire.EntropyTopic, func(_ string, b []byte) { a.onEntropy(b) }},
+	}
+	if a.cfg.Update.Enabled {
+		subs = append(subs, Subscription{wire.ReleaseTopic(a.cfg.Update.Channel), func(_ string, b []byte) { a.onRelease(b) }})
+	}
 	delay := time.Second
 	var conn Conn
 	for {
-		conn, err = a.dial(ctx, a.key, will, func() { a.onConnect(ctx) })
+		conn, err = a.dial(ctx, a.key, will, subs, func() { a.onConnect(ctx) })
 		if err == nil {
 			break
 		}
@@ -393,32 +405,6 @@ func (a *Agent) connectLoop(ctx context.Context) error {
 	a.mu.Lock()
 	a.conn = conn
 	a.mu.Unlock()
-	subs := []struct {
-		topic string
-		h     func(string, []byte)
-	}{
-		{wire.DownTopic(a.addr), func(_ string, b []byte) { go a.onDown(ctx, b) }},
-		{wire.ConfigTopic(a.addr), func(_ string, b []byte) { a.onConfig(b) }},
-		{wire.EntropyTopic, func(_ string, b []byte) { a.onEntropy(b) }},
-	}
-	if a.cfg.Update.Enabled {
-		subs = append(subs, struct {
-			topic string
-			h     func(string, []byte)
-		}{wire.ReleaseTopic(a.cfg.Update.Channel), func(_ string, b []byte) { a.onRelease(b) }})
-	}
-	for _, s := range subs {
-		// A refused subscription is a configuration problem worth shouting
-		// about, but not a reason to stop forwarding; any other error (the
-		// broker went away) is retried by the client on its next connect.
-		if err := conn.Subscribe(s.topic, 1, s.h); err != nil {
-			if errors.Is(err, mqttc.ErrRefused) {
-				a.log.Error("subscription refused by the broker", "topic", s.topic, "err", err)
-			} else {
-				a.log.Warn("subscription deferred to the next connect", "topic", s.topic, "err", err)
-			}
-		}
-	}
 	a.onConnect(ctx)
 	var wg sync.WaitGroup
 	for _, f := range []func(context.Context){a.drainLoop, a.beaconLoop, a.statsLoop} {

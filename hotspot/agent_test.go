@@ -189,6 +189,17 @@ func startAgent(t *testing.T, n *network, k *identity.Key, dir string, mut func(
 	return r
 }
 
+func waitConnected(t *testing.T, a *hotspot.Agent) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !a.Status().BrokerConnected {
+		if time.Now().After(deadline) {
+			t.Fatal("agent did not connect to the broker")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func rxpk(t *testing.T, data []byte, crc int8) gwmp.RXPK {
 	dr, err := gwmp.LoRaDataRate(7, 125)
 	if err != nil {
@@ -284,10 +295,13 @@ func TestDownlinkRX1RefusedFallsBackToRX2(t *testing.T) {
 	})
 	rc := n.client(n.router)
 	acks := collect(t, rc, wire.TxAckFilter)
-	// Wait until the forwarder has pulled, then send a forged downlink (ignored) and a real one.
+	// Wait until the forwarder has pulled and the agent is connected (its
+	// subscriptions are in place then), then send a forged downlink (ignored)
+	// and a real one.
 	if err := r.fwd.Pull(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	waitConnected(t, r.agent)
 	forger := key(t, 99)
 	fc := n.client(n.service)
 	fc.Publish(context.Background(), wire.DownTopic(string(hk.Address())), 1, false, signedDown(t, forger, hk.Public(), 1))

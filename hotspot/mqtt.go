@@ -20,10 +20,6 @@ func (m mqttConn) Publish(ctx context.Context, topic string, qos byte, retained 
 	return m.c.Publish(ctx, topic, qos, retained, payload)
 }
 
-func (m mqttConn) Subscribe(topic string, qos byte, h func(string, []byte)) error {
-	return m.c.Subscribe(topic, qos, mqttc.Handler(h))
-}
-
 func (m mqttConn) IsConnected() bool { return m.c.Connected() }
 func (m mqttConn) Close() error      { return m.c.Close() }
 
@@ -43,8 +39,13 @@ func MQTTDialer(cfg Broker, log *slog.Logger) (Dialer, error) {
 		}
 		tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return func(ctx context.Context, key *identity.Key, will []byte, onConnect func()) (Conn, error) {
+	return func(ctx context.Context, key *identity.Key, will []byte, subs []Subscription, onConnect func()) (Conn, error) {
+		ms := make([]mqttc.Subscription, len(subs))
+		for i, s := range subs {
+			ms[i] = mqttc.Subscription{Filter: s.Topic, QoS: 1, Handler: mqttc.Handler(s.Handler)}
+		}
 		c, err := mqttc.Dial(ctx, mqttc.Config{
+			Subscriptions:        ms,
 			URL:                  cfg.URL,
 			Key:                  key,
 			TLS:                  tlsCfg,
