@@ -64,11 +64,18 @@ fuzz:
 	  done; \
 	done
 
-# What the tests need on a Debian machine (CI runs .ci/run, which calls this).
+# What the tests need on a Debian machine (CI runs .ci/run, which installs the same):
+# mosquitto (integration tests against a real external broker), chromium (the
+# browser tests), qemu-user-static (the arm64 agent from a firmware bundle).
+TEST_PACKAGES := mosquitto:/usr/sbin/mosquitto chromium:/usr/bin/chromium qemu-user-static:/usr/bin/qemu-aarch64-static
 deps:
-	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
-	  echo "installing mosquitto (integration tests against a real external broker)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; }
+	@missing=""; for p in $(TEST_PACKAGES); do pkg=$${p%%:*}; bin=$${p#*:}; [ -x "$$bin" ] || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing$$missing for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "note:$$missing not installed (needs apt-get as root); the tests that need them will skip"; fi; \
+	fi
 
 clean:
 	rm -rf $(BIN) bench.txt
