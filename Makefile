@@ -15,9 +15,13 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 # Everything: unit, scenario, integration (embedded broker and Mosquitto), browser tests.
+# The whole-network tests (test/devnet, test/browser, test/gaming) run after the
+# others, one package at a time: their timing must not compete with the unit tests.
+E2E := ./test/devnet ./test/browser ./test/gaming
 test: deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v -e /test/devnet -e /test/browser -e /test/gaming)
+	$(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(E2E)
 
 # Quick loop while developing: skips tests that call testing.Short().
 test-short:

@@ -112,7 +112,7 @@ type Config struct {
 	MinReports int `toml:"min_reports"`
 
 	// MinEvidence is the number of observations (links and expected links)
-	// before a hotspot leaves probation: 10.
+	// before a hotspot leaves probation: 20 (as many as copying needs, so a replayer cannot leave probation before its copies can be judged).
 	MinEvidence int `toml:"min_evidence"`
 	// ProbationTrust caps the trust of a hotspot in probation: 0.43
 	// (multiplier 0.26 with the defaults). New hotspots earn little until
@@ -159,7 +159,7 @@ func DefaultConfig() Config {
 		CopyShare:        0.25,
 		MinReports:       20,
 		SilenceMaxWeight: 0.6,
-		MinEvidence:      10,
+		MinEvidence:      20,
 		ProbationTrust:   0.43,
 		SoftTrust:        0.8,
 		FlagTrust:        0.3,
