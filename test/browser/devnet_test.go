@@ -79,7 +79,6 @@ func TestDevnetMapInBrowser(t *testing.T) {
 		Lat     float64 `json:"lat"`
 		Lng     float64 `json:"lng"`
 	}
-	var target hotspot
 	witnesses := 0
 	deadline := time.Now().Add(2 * time.Minute)
 	for witnesses < 3 {
@@ -94,22 +93,8 @@ func TestDevnetMapInBrowser(t *testing.T) {
 			continue
 		}
 		for _, h := range list.Hotspots {
-			var fc struct {
-				Features []struct {
-					Properties map[string]any `json:"properties"`
-				} `json:"features"`
-			}
-			if !getJSON(base+"/api/v1/hotspots/"+h.Address+"/witnesses.geojson", &fc) {
-				continue
-			}
-			n := 0
-			for _, f := range fc.Features {
-				if f.Properties["direction"] == "witnessed_by" {
-					n++
-				}
-			}
-			if n > witnesses {
-				target, witnesses = h, n
+			if n := witnessedBy(base, h.Address); n > witnesses {
+				witnesses = n
 			}
 		}
 	}
@@ -142,28 +127,41 @@ func TestDevnetMapInBrowser(t *testing.T) {
 	); err != nil {
 		fail("waiting for the devnet's hexes and hotspots to render", err)
 	}
-	type point struct{ X, Y float64 }
-	p, err := chromedp.Run(bctx, chromedp.Evaluate[point](fmt.Sprintf(`(() => { const m = window.hexnet.map, r = m.getCanvas().getBoundingClientRect();
-		const p = m.project([%f, %f]); return {X: p.x + r.left, Y: p.y + r.top}; })()`, target.Lng, target.Lat)))
+	// Among the hotspots drawn on screen, click the one whose beacons have the
+	// most witnesses (by the API).
+	type drawn struct {
+		X, Y    float64
+		Address string
+	}
+	feats, err := chromedp.Run(bctx, chromedp.Evaluate[[]drawn](`(() => { const m = window.hexnet.map, r = m.getCanvas().getBoundingClientRect();
+		return m.queryRenderedFeatures({layers: ['hotspots']}).map(f => { const p = m.project(f.geometry.coordinates);
+			return {X: p.x + r.left, Y: p.y + r.top, Address: f.properties.address}; }); })()`))
 	if err != nil {
-		fail("locating the hotspot", err)
+		fail("listing drawn hotspots", err)
+	}
+	var pick drawn
+	best := 0
+	for _, f := range feats {
+		if n := witnessedBy(base, f.Address); n > best {
+			pick, best = f, n
+		}
+	}
+	if best == 0 {
+		t.Fatalf("none of the %d hotspots drawn has witnesses (the network's best has %d)", len(feats), witnesses)
 	}
 	if err := chromedp.Do(bctx,
-		chromedp.MouseClickXY(p.X, p.Y),
+		chromedp.MouseClickXY(pick.X, pick.Y),
 		chromedp.WaitVisible(`#panel [data-testid="hotspot-name"]`),
-		void(chromedp.Poll[bool](`document.querySelectorAll('#witness-table tr').length > 1`, chromedp.WithPollingTimeout(10*time.Second))),
+		void(chromedp.Poll[bool](`document.querySelectorAll('#witness-table tr').length > 1`, chromedp.WithPollingTimeout(20*time.Second))),
 		chromedp.Sleep(500*time.Millisecond),
 	); err != nil {
-		fail("clicking hotspot "+target.Name, err)
+		fail("clicking hotspot "+pick.Address, err)
 	}
 	name, err := chromedp.Run(bctx, chromedp.Text(`#panel [data-testid="hotspot-name"]`))
 	if err != nil {
 		fail("reading the panel", err)
 	}
-	if name != target.Name {
-		// Another hotspot may sit on the same pixel; it must still have witnesses (checked above).
-		t.Logf("clicked %s, panel shows %s", target.Name, name)
-	}
+	t.Logf("clicked %s (%d witnesses), panel shows %s", pick.Address, best, name)
 	shot, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		fail("screenshot", err)
@@ -183,6 +181,25 @@ func TestDevnetMapInBrowser(t *testing.T) {
 	if colours < 50 || nonBG < 0.01 {
 		t.Fatalf("devnet screenshot looks blank: %d colours, %.3f non-background", colours, nonBG)
 	}
+}
+
+// witnessedBy counts the witness edges of a hotspot's beacons.
+func witnessedBy(base, addr string) int {
+	var fc struct {
+		Features []struct {
+			Properties map[string]any `json:"properties"`
+		} `json:"features"`
+	}
+	if !getJSON(base+"/api/v1/hotspots/"+addr+"/witnesses.geojson", &fc) {
+		return 0
+	}
+	n := 0
+	for _, f := range fc.Features {
+		if f.Properties["direction"] == "witnessed_by" {
+			n++
+		}
+	}
+	return n
 }
 
 func getJSON(url string, v any) bool {
