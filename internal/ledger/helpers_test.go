@@ -132,10 +132,7 @@ func (n *testNet) must(err error) {
 
 func (n *testNet) onboardOp(hs *identity.Key, owner, maker *identity.Key, nonce uint64) []byte {
 	n.t.Helper()
-	op := &ledgerpb.OnboardHotspot{Hotspot: hs.Public().Bytes(), Owner: owner.Public().Bytes(), Maker: maker.Public().Bytes(), Nonce: nonce}
-	n.must(SignOnboardOwner(op, owner))
-	n.must(SignOnboardMaker(op, maker))
-	b, err := EncodeOp(&ledgerpb.Op{Body: &ledgerpb.Op_OnboardHotspot{OnboardHotspot: op}})
+	b, err := OnboardOp(hs.Public(), owner, maker, nonce)
 	n.must(err)
 	return b
 }
