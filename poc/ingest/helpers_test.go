@@ -47,6 +47,9 @@ type env struct {
 	prom *prometheus.Registry
 	p    *Pipeline
 	cfg  Config
+	// trust is the gaming detector given to the pipeline (nil: none); set
+	// before open.
+	trust Trust
 
 	mu      sync.Mutex
 	results []Result
@@ -84,7 +87,7 @@ func (e *env) open() {
 	e.prom = prometheus.NewRegistry()
 	e.p, err = New(e.cfg, Deps{
 		Store: sp.Prefix("ingest/"), Registry: e.reg, Verifier: v, History: e.hist, Density: e.dens,
-		Rewards: e.acc, Clock: e.clk, Metrics: e.prom,
+		Rewards: e.acc, Trust: e.trust, Clock: e.clk, Metrics: e.prom,
 	})
 	if err != nil {
 		t.Fatal(err)

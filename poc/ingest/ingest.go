@@ -108,8 +108,10 @@ type Deps struct {
 	Rewards *rewards.Accumulator
 	// Trust is the gaming detector (optional; poc/trust.Tracker): after the
 	// baseline rules, a flagged hotspot's valid verdicts take its
-	// suspected_* reason and every hotspot's units are multiplied by its
-	// trust multiplier; it observes every stored and replayed result.
+	// suspected_* reason (and earn no units); it observes every stored and
+	// replayed result. The trust multiplier of hotspots that are not
+	// flagged applies to their epoch totals at the epoch's close
+	// (rewards.Weighted), not here.
 	Trust Trust
 	// Keys caches expanded hotspot keys (optional; default a cache of
 	// Config.KeyCacheSize).
@@ -124,9 +126,9 @@ type Deps struct {
 
 // Trust is what the pipeline asks of the gaming detector and tells it.
 type Trust interface {
-	// Multiplier returns a hotspot's reward multiplier in [0, 1] and, when
-	// the hotspot is flagged, its suspected_* reason (else ReasonNone).
-	Multiplier(pk identity.PublicKey) (float64, poc.Reason)
+	// Suspect returns the suspected_* reason of a hotspot flagged now, else
+	// ReasonNone.
+	Suspect(pk identity.PublicKey) poc.Reason
 	// Observe receives every stored result in verdict order, and at start
 	// every result replayed from the store.
 	Observe(r Result)

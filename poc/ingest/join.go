@@ -183,7 +183,7 @@ func (p *Pipeline) closeDueLocked(now time.Time, out *[]verdict) {
 // judge verifies a group, records it into the history, applies the gaming
 // detector's verdicts (after the baseline rules, so a baseline reason
 // wins), counts an interactive beaconer in the density map and computes the
-// units with its scale and the trust multipliers.
+// units with its scale (trust scales them at the epoch's close).
 func (p *Pipeline) judge(g *group) Result {
 	ws := make([]verify.WitnessIn, len(g.ws))
 	for i, w := range g.ws {
@@ -192,7 +192,7 @@ func (p *Pipeline) judge(g *group) Result {
 	res := p.deps.Verifier.Verify(verify.BeaconIn{Report: g.beacon.rep.Beacon, ReceivedAt: g.beacon.at, SignatureValid: true}, ws)
 	r := Result{Result: res, ID: g.beacon.hash, Epoch: p.epoch(res.ReceivedAt)}
 	p.deps.History.Record(res)
-	mb, mw := p.applyTrust(&r)
+	p.applyTrust(&r)
 	p.touch(&r)
 	rescore := p.deps.Trust != nil
 	if r.Reason == poc.ReasonNone && p.deps.Density != nil {
@@ -200,7 +200,7 @@ func (p *Pipeline) judge(g *group) Result {
 		rescore = true
 	}
 	if rescore {
-		p.units(&r, mb, mw)
+		p.units(&r)
 	}
 	return r
 }
@@ -208,17 +208,12 @@ func (p *Pipeline) judge(g *group) Result {
 // applyTrust is the gaming step, separate from and after the baseline
 // rules: a flagged beaconer's valid beacon takes its reason (and so do its
 // valid witnesses, side beaconer); a flagged witness's valid verdict takes
-// its own reason. It returns the beaconer's and each witness's multiplier.
-func (p *Pipeline) applyTrust(r *Result) (float64, []float64) {
-	mw := make([]float64, len(r.Witnesses))
-	for i := range mw {
-		mw[i] = 1
-	}
+// its own reason.
+func (p *Pipeline) applyTrust(r *Result) {
 	if p.deps.Trust == nil {
-		return 1, mw
+		return
 	}
-	mb, reason := p.deps.Trust.Multiplier(r.Beaconer)
-	if reason != poc.ReasonNone && r.Reason == poc.ReasonNone {
+	if reason := p.deps.Trust.Suspect(r.Beaconer); reason != poc.ReasonNone && r.Reason == poc.ReasonNone {
 		r.Reason = reason
 		for i := range r.Witnesses {
 			if w := &r.Witnesses[i]; w.Reason == poc.ReasonNone {
@@ -228,19 +223,19 @@ func (p *Pipeline) applyTrust(r *Result) (float64, []float64) {
 	}
 	for i := range r.Witnesses {
 		w := &r.Witnesses[i]
-		m, wr := p.deps.Trust.Multiplier(w.Witness)
-		mw[i] = m
-		if wr != poc.ReasonNone && w.Reason == poc.ReasonNone {
+		if w.Reason != poc.ReasonNone {
+			continue
+		}
+		if wr := p.deps.Trust.Suspect(w.Witness); wr != poc.ReasonNone {
 			w.Reason, w.Side = wr, verify.SideWitness
 		}
 	}
-	return mb, mw
 }
 
 // units picks the rewarded witnesses (the first MaxRewardedWitnesses valid,
-// in arrival order) and sets HIP-15 units times r.Scale, the beaconer's
-// times mb and each witness's times its mw.
-func (p *Pipeline) units(r *Result, mb float64, mw []float64) {
+// in arrival order) and sets HIP-15 units times r.Scale. Trust multipliers
+// apply to the epoch's totals at its close.
+func (p *Pipeline) units(r *Result) {
 	n := 0
 	for i := range r.Witnesses {
 		w := &r.Witnesses[i]
@@ -255,10 +250,10 @@ func (p *Pipeline) units(r *Result, mb float64, mw []float64) {
 		return
 	}
 	bu, wu := p.vcfg.Rewards.ScaledUnits(r.Rewarded(), r.Scale)
-	r.Units = bu * mb
+	r.Units = bu
 	for i := range r.Witnesses {
 		if r.Witnesses[i].Rewarded {
-			r.Witnesses[i].Units = wu * mw[i]
+			r.Witnesses[i].Units = wu
 		}
 	}
 }

@@ -163,3 +163,32 @@ func (a *Accumulator) Forget(epoch uint64) {
 	delete(a.epochs, epoch)
 	a.mu.Unlock()
 }
+
+// Weighted is a Ledger whose shares are each multiplied, when the ledger
+// reads an epoch at its close, by Weight of the hotspot (the gaming
+// detector's trust multiplier at that moment, so a hotspot caught at any
+// time before the close earns nothing for the epoch). Shares weighted to 0
+// are left out.
+type Weighted struct {
+	Ledger Ledger
+	Weight func(identity.PublicKey) float64
+}
+
+// Epoch implements Ledger.
+func (w Weighted) Epoch(epoch uint64) []Share {
+	in := w.Ledger.Epoch(epoch)
+	out := in[:0]
+	for _, s := range in {
+		m := w.Weight(s.Hotspot)
+		if !(m > 0) {
+			continue
+		}
+		m = min(m, 1)
+		s.Beacon, s.Witness = s.Beacon*m, s.Witness*m
+		out = append(out, s)
+	}
+	return out
+}
+
+// Forget implements Ledger.
+func (w Weighted) Forget(epoch uint64) { w.Ledger.Forget(epoch) }

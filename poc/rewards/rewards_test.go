@@ -74,3 +74,33 @@ func TestAccumulator(t *testing.T) {
 	var l Ledger = a
 	_ = l
 }
+
+func TestWeightedScalesAtClose(t *testing.T) {
+	acc := NewAccumulator()
+	var a, b, c identity.PublicKey
+	a[0], b[0], c[0] = 1, 2, 3
+	acc.AddBeacon(7, a, 2)
+	acc.AddWitness(7, a, 4)
+	acc.AddWitness(7, b, 1)
+	acc.AddWitness(7, c, 3)
+	weight := map[identity.PublicKey]float64{a: 0.5, b: 0, c: 1.5}
+	w := Weighted{Ledger: acc, Weight: func(pk identity.PublicKey) float64 { return weight[pk] }}
+	got := w.Epoch(7)
+	if len(got) != 2 {
+		t.Fatalf("shares %+v, want a (halved) and c (capped at 1); b weighted to 0 left out", got)
+	}
+	if got[0].Hotspot != a || got[0].Beacon != 1 || got[0].Witness != 2 {
+		t.Errorf("a: %+v", got[0])
+	}
+	if got[1].Hotspot != c || got[1].Witness != 3 {
+		t.Errorf("c: %+v", got[1])
+	}
+	// The weights change with trust; the units as earned do not.
+	if tot := acc.Get(7, a); tot.Beacon != 2 || tot.Witness != 4 {
+		t.Errorf("accumulator changed: %+v", tot)
+	}
+	w.Forget(7)
+	if len(acc.Epoch(7)) != 0 {
+		t.Error("Forget did not reach the accumulator")
+	}
+}

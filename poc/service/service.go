@@ -279,8 +279,16 @@ func (s *Service) Registry() *ingest.Registry { return s.registry }
 // Density returns the live density map (scale per hotspot and hex).
 func (s *Service) Density() *density.Map { return s.density }
 
-// Rewards returns the per-epoch reward units (rewards.Ledger for the ledger).
-func (s *Service) Rewards() *rewards.Accumulator { return s.rewards }
+// Rewards returns the per-epoch reward units for the ledger, each
+// hotspot's totals multiplied at the epoch's close by its trust multiplier
+// at that moment.
+func (s *Service) Rewards() rewards.Ledger {
+	return rewards.Weighted{Ledger: s.rewards, Weight: s.trust.Multiplier}
+}
+
+// Units returns the per-epoch reward units as verdicts earned them, before
+// trust.
+func (s *Service) Units() *rewards.Accumulator { return s.rewards }
 
 // loadDenylist reads and checks a signed denylist file.
 func loadDenylist(path string, key identity.PublicKey) (*verify.Denylist, error) {

@@ -25,7 +25,8 @@ import (
 // reports as honest agents and each kind of cheater make them, verdicts by
 // the baseline rules that matter here (duplicate, minimum distance, RSSI
 // ceiling), then the trust step as poc/ingest applies it, and rewards paid
-// per 24 h epoch from the beacon (6 %) and witness (24 %) pools by units.
+// per 24 h epoch from the beacon (6 %) and witness (24 %) pools by units,
+// each hotspot's units scaled by its trust multiplier at the epoch's close.
 
 type kind string
 
@@ -171,6 +172,13 @@ func replayInto(t testing.TB, pop *population, tr *Tracker, days int, seed uint6
 	sort.Slice(evs, func(i, j int) bool { return evs[i].at.Before(evs[j].at) })
 
 	units := map[int]map[*simHotspot]*rewards.Totals{}
+	open := 0
+	closeEpoch := func(ep int) {
+		for h, u := range units[ep] {
+			m := tr.Multiplier(h.key)
+			u.Beacon, u.Witness = u.Beacon*m, u.Witness*m
+		}
+	}
 	for _, ev := range evs {
 		b := ev.b
 		var reps []simReport
@@ -236,9 +244,9 @@ func replayInto(t testing.TB, pop *population, tr *Tracker, days int, seed uint6
 			seen[rep.w] = true
 			r.Witnesses = append(r.Witnesses, wv)
 		}
-		// The trust step, as poc/ingest applies it.
-		mb, reason := tr.Multiplier(b.key)
-		if reason != poc.ReasonNone {
+		// The trust step, as poc/ingest applies it: a flagged hotspot's valid
+		// verdicts take its reason.
+		if reason := tr.Suspect(b.key); reason != poc.ReasonNone {
 			r.Reason = reason
 			for i := range r.Witnesses {
 				if r.Witnesses[i].Reason == poc.ReasonNone {
@@ -246,12 +254,12 @@ func replayInto(t testing.TB, pop *population, tr *Tracker, days int, seed uint6
 				}
 			}
 		}
-		mw := make([]float64, len(r.Witnesses))
 		for i := range r.Witnesses {
 			w := &r.Witnesses[i]
-			var wr poc.Reason
-			mw[i], wr = tr.Multiplier(w.Witness)
-			if wr != poc.ReasonNone && w.Reason == poc.ReasonNone {
+			if w.Reason != poc.ReasonNone {
+				continue
+			}
+			if wr := tr.Suspect(w.Witness); wr != poc.ReasonNone {
 				w.Reason, w.Side = wr, verify.SideWitness
 			}
 		}
@@ -264,12 +272,18 @@ func replayInto(t testing.TB, pop *population, tr *Tracker, days int, seed uint6
 		}
 		if r.Reason == poc.ReasonNone {
 			bu, wu := rcfg.ScaledUnits(min(valid, 14), 1)
-			r.Units = bu * mb
+			r.Units = bu
 			for i := range r.Witnesses {
 				if r.Witnesses[i].Rewarded {
-					r.Witnesses[i].Units = wu * mw[i]
+					r.Witnesses[i].Units = wu
 				}
 			}
+		}
+		// An epoch closes (its totals scaled by trust at that moment) when
+		// the first verdict of the next one arrives.
+		if ep := int(r.Epoch); ep > open {
+			closeEpoch(open)
+			open = ep
 		}
 		ep := int(r.Epoch)
 		if units[ep] == nil {
@@ -291,6 +305,7 @@ func replayInto(t testing.TB, pop *population, tr *Tracker, days int, seed uint6
 		}
 		tr.Observe(r)
 	}
+	closeEpoch(open)
 
 	out := simOutcome{reward: map[kind]float64{}, count: map[kind]int{}, flagged: map[kind]int{}, tracker: tr, pop: pop}
 	const emission = 1e6

@@ -15,56 +15,78 @@
 //
 // where P_tx = trunc(region max EIRP − G_b) as the verifier knows it, the
 // evidence kinds are, each over a sliding window of Window observations and
-// counting only after its minimum number of observations (links, peers and
-// expected pairs with a hotspot flagged now count only for that hotspot):
+// counting only after its minimum number of observations. Links, peers and
+// expected pairs with a hotspot flagged now count only for that hotspot,
+// unless the hotspot evaluated is flagged now too (then they are its
+// group's evidence: caught together, ring members cannot clear each other).
 //
-//	   Links, peers and expected pairs with a hotspot flagged now count only
-//	   for that hotspot.
+// A link's shadowing is drawn once for the pair and repeats on every report,
+// so the distance evidence (1–3) averages each peer's links into one point
+// (mean log10 d, mean ρ) and counts peers, not reports: twenty reports from
+// three neighbours are three samples of shadowing, not twenty.
 //
-//	1. Distance bias: |median ρ| > BiasDB over ≥ MinLinks links. A spoofer
-//	   heard from far away sits tens of dB below the line (suspected_spoof);
-//	   above it, signals too strong for the distance (suspected_rssi_forge).
-//	2. Distance slope: the OLS slope b of ρ on log10(d) over ≥ MinFitLinks
-//	   links (RSSI falls by 10·n dB per decade when b = 0): |b| >
-//	   SlopeToleranceDB with |b|/SE(b) ≥ SlopeZ and sd(log10 d) ≥
-//	   SlopeMinSpread; a spoofer's RSSI does not follow its asserted
-//	   distances (suspected_spoof).
-//	3. Too good a fit: 1.4826·MAD(ρ) ≤ TooGoodSigmaDB over ≥ MinFitLinks
-//	   links; reports computed from asserted distances lack the shadowing
-//	   real links have (suspected_ring). Bias and slope are the lower tail of
-//	   the fit, this is its upper tail.
-//	4. RSSI/SNR consistency: a witness measures SNR = RSSI − N (N =
-//	   NoiseFloorDBm) until the demodulator saturates, and never more.
-//	   gap = SNR − (RSSI − N) over its links with RSSI − N ≤ SNRCeilingDB (or
-//	   any link with gap > 0); |median gap| > SNRGapDB over ≥ MinSNRLinks
-//	   links (suspected_rssi_forge: an RSSI its own SNR denies).
-//	5. Reciprocity: shadowing is the same both ways, so for each peer p
-//	   heard both ways a_p = mean ρ(it hears p) − mean ρ(p hears it) ≈ 0;
-//	   |median a_p| > AsymmetryDB over ≥ MinPairs peers
-//	   (suspected_rssi_forge).
-//	6. Silence (witness graph): each beacon is expected at every active
-//	   hotspot (a witness report within ActiveWindow) whose E[RSSI] is at
-//	   least SilenceMarginDB above SensitivityDBm. Each such pair counts as
-//	   heard or missed for both ends; the missed share, over ≥ MinExpected
-//	   pairs and ignoring peers flagged now, above SilenceShare means the
-//	   hotspot is not on the air where it says. A hotspot witnessed only by
-//	   a closed group of at most RingMaxSize hotspots is named a ring
-//	   (suspected_ring), else a spoofer (suspected_spoof).
-//	7. Copies (timing and identity): a witness report for a beacon that
-//	   repeats the exact RSSI, SNR and frequency of a witness received
-//	   before it, or a second report by the same witness for one beacon;
-//	   share > CopyShare over ≥ MinReports reports (suspected_replay).
+//  1. Distance bias: |median ρ over peers| > BiasDB over ≥ MinPeers peers.
+//     A spoofer heard from far away sits tens of dB below the line
+//     (suspected_spoof); above it, signals too strong for the distance
+//     (suspected_rssi_forge).
+//  2. Distance slope: the OLS slope b of the peers' ρ on log10(d) over
+//     ≥ MinSlopePeers peers, leaving out peers further than SlopeTrimSigma
+//     robust σ from the median (a cheating peer is its own evidence) (RSSI
+//     falls by 10·n dB per decade when b = 0): |b| > SlopeToleranceDB with
+//     |b|/SE(b) ≥ SlopeZ, SE(b) taken as at least ShadowingSigmaDB/√Sxx,
+//     and sd(log10 d) ≥ SlopeMinSpread; a spoofer's RSSI does not follow its
+//     asserted distances (suspected_spoof).
+//  3. Too good a fit: the RMS of the peers' ρ ≤ TooGoodSigmaDB over
+//     ≥ MinFitPeers peers; reports computed from asserted distances lack
+//     the shadowing real links have (suspected_ring). Bias and slope are the
+//     lower tail of the fit, this is its upper tail.
+//  4. RSSI/SNR consistency: a witness measures SNR = RSSI − N (N =
+//     NoiseFloorDBm) until the demodulator saturates, and never more.
+//     gap = SNR − (RSSI − N) over its links with RSSI − N ≤ SNRCeilingDB (or
+//     any link with gap > 0); |median gap| > SNRGapDB over ≥ MinSNRLinks
+//     links (suspected_rssi_forge: an RSSI its own SNR denies).
+//  5. Reciprocity: shadowing is the same both ways, so for each peer p
+//     heard both ways a_p = mean ρ(it hears p) − mean ρ(p hears it) ≈ 0;
+//     |median a_p| > AsymmetryDB over ≥ MinPairs peers
+//     (suspected_rssi_forge).
+//  6. Silence (witness graph): each beacon is expected at every active
+//     hotspot (a witness report within ActiveWindow) whose E[RSSI] is at
+//     least SilenceMarginDB above SensitivityDBm. Each such pair counts as
+//     heard or missed for both ends; the missed share, over ≥ MinExpected
+//     pairs and ignoring peers flagged now, above SilenceShare means the
+//     hotspot is not on the air where it says. Because collisions and
+//     congestion are silence too, silence alone weighs at most
+//     SilenceMaxWeight (it lowers trust but cannot flag) and is named a
+//     spoofer's (suspected_spoof), unless the hotspot reports a closed
+//     group: at least RingShare of the links it witnessed come from at most
+//     RingMaxSize hotspots. Then it is a ring (suspected_ring), at full
+//     weight.
+//  7. Copies (timing and identity): a witness report for a beacon that
+//     repeats the exact RSSI, SNR and frequency of a witness received
+//     before it, or a second report by the same witness for one beacon;
+//     share > CopyShare over ≥ MinReports reports (suspected_replay).
 //
 // Each evidence gives x = statistic / threshold and a strength s(x) = 0 for
 // x ≤ SoftStart, rising linearly to 0.5 at x = 1, then 0.75 + 0.25·(x − 1)
 // capped at 1. Trust = Π (1 − s); the reason is the strongest evidence's.
-// Until a hotspot has MinEvidence observations (links + expected pairs)
-// its trust is capped at ProbationTrust. The reward multiplier is 1 at or
-// above SoftTrust, 0 below FlagTrust, linear between; below FlagTrust the
-// hotspot is flagged, and every hotspot ever flagged stays in Flagged().
+// Until a hotspot has MinEvidence observations (links + expected pairs) it
+// is in probation: its trust is capped at ProbationTrust and held at or
+// above FlagTrust (early evidence is thin and may hold links with cheaters
+// not yet caught, so it can take the multiplier to 0 but cannot flag). The
+// reward multiplier is 1 at or above SoftTrust, 0 below FlagTrust, linear
+// between; below FlagTrust the hotspot is flagged, and every hotspot ever
+// flagged stays in Flagged().
 //
-// Store layout (relative to Deps.Store): f/<hotspot key> → since (8 bytes,
-// Unix ns) ‖ reason — the sticky record of flagged hotspots. The evidence
+// Rewards: a flagged hotspot's verdicts carry its suspected_* reason and
+// earn no units (ingest asks Suspect). Every other hotspot's units of an
+// epoch are multiplied, when the ledger closes the epoch, by its
+// Multiplier at that moment (rewards.Weighted): a cheater caught at any
+// time before the close earns nothing for the epoch, and an honest hotspot
+// is paid by what its links show by then, not by its first hours.
+//
+// Store layout (relative to Deps.Store): f/<hotspot key> → at (8 bytes,
+// Unix ns) ‖ reason ‖ evidence (JSON) — the sticky record of a hotspot's
+// first flag, shown in its trust as first_flag. The evidence
 // itself is rebuilt at start from the results ingest replays.
 package trust
 
@@ -76,6 +98,7 @@ import (
 	"log/slog"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,6 +136,15 @@ type Trust struct {
 	Since time.Time `json:"since"`
 	// Observations counts links and expected pairs in the windows.
 	Observations int `json:"observations"`
+	// FirstFlag is when and why it was first flagged (nil: never).
+	FirstFlag *FlagRecord `json:"first_flag,omitempty"`
+}
+
+// FlagRecord is the sticky record of a hotspot's first flag.
+type FlagRecord struct {
+	At       time.Time  `json:"at"`
+	Reason   poc.Reason `json:"reason"`
+	Evidence []string   `json:"evidence"`
 }
 
 // Deps are the tracker's collaborators.
@@ -143,6 +175,7 @@ func (r *ring[T]) add(v T, n int) {
 type link struct {
 	x, resid float64
 	peer     identity.PublicKey
+	heard    bool // this hotspot witnessed the peer's beacon (else the peer witnessed its)
 }
 
 // report is one witness report: whether it copies an earlier one, and the
@@ -197,10 +230,7 @@ type hot struct {
 	pending    int // observations since the last rescore
 }
 
-type flagRec struct {
-	since  time.Time
-	reason poc.Reason
-}
+type flagRec = FlagRecord // the in-memory form of a persisted flag
 
 // rescoreFraction: a hotspot is rescored once its verdicts since the last
 // rescore reach 1 + observations/rescoreFraction.
@@ -243,11 +273,15 @@ func New(cfg Config, deps Deps) (*Tracker, error) {
 	if deps.Store != nil {
 		err := deps.Store.Iterate([]byte("f/"), func(k, v []byte) error {
 			pk, err := identity.PublicKeyFromBytes(k[2:])
-			if err != nil || len(v) != 9 {
+			if err != nil || len(v) < 9 {
 				t.log.Warn("trust: bad flag record", "key", fmt.Sprintf("%x", k))
 				return nil
 			}
-			t.ever[pk] = flagRec{since: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), reason: poc.Reason(v[8])}
+			rec := FlagRecord{At: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), Reason: poc.Reason(v[8])}
+			if len(v) > 9 && json.Unmarshal(v[9:], &rec.Evidence) != nil {
+				t.log.Warn("trust: bad flag evidence", "key", fmt.Sprintf("%x", k))
+			}
+			t.ever[pk] = rec
 			return nil
 		})
 		if err != nil {
@@ -408,7 +442,7 @@ func (t *Tracker) Observe(r ingest.Result) {
 		res := float64(w.RSSI) - t.expected(b, h.gainDB, w.DistanceM, f)
 		l := link{x: math.Log10(max(w.DistanceM, 1)), resid: res, peer: h.pk}
 		b.links.add(l, t.cfg.Window)
-		l.peer = b.pk
+		l.peer, l.heard = b.pk, true
 		h.links.add(l, t.cfg.Window)
 		implied := float64(w.RSSI) - t.cfg.NoiseFloorDBm
 		if gap := float64(w.SNR) - implied; implied <= t.cfg.SNRCeilingDB || gap > 0 {
@@ -550,6 +584,111 @@ func median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
+// point is one peer's links averaged: mean log10(d) and mean residual.
+type point struct{ x, y float64 }
+
+// peerPoints averages links per peer, skipping peers skip says to; it
+// returns the points (in first-seen order) and the links they hold.
+func peerPoints(links []link, skip func(identity.PublicKey) bool) ([]point, int) {
+	type acc struct {
+		x, y float64
+		n, i int
+	}
+	by := make(map[identity.PublicKey]*acc, 32)
+	n := 0
+	for _, l := range links {
+		a := by[l.peer]
+		if a == nil {
+			if skip(l.peer) {
+				continue
+			}
+			a = &acc{i: len(by)}
+			by[l.peer] = a
+		}
+		a.x += l.x
+		a.y += l.resid
+		a.n++
+		n++
+	}
+	pts := make([]point, len(by))
+	for _, a := range by {
+		pts[a.i] = point{a.x / float64(a.n), a.y / float64(a.n)}
+	}
+	return pts, n
+}
+
+// closedGroup reports how many distinct hotspots' beacons a hotspot's links
+// say it witnessed, and the links and the share of them the top k hold.
+func closedGroup(links []link, k int) (peers, top int, share float64) {
+	by := make(map[identity.PublicKey]int, 16)
+	n := 0
+	for _, l := range links {
+		if l.heard {
+			by[l.peer]++
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, 0, 1
+	}
+	counts := make([]int, 0, len(by))
+	for _, c := range by {
+		counts = append(counts, c)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(counts)))
+	for _, c := range counts[:min(k, len(counts))] {
+		top += c
+	}
+	return len(by), top, float64(top) / float64(n)
+}
+
+// trimmedSlope is the OLS slope of y on x over the points within trim
+// robust σ (1.4826·MAD, at least 3 dB) of med, with its t statistic (the
+// residual σ taken as at least sigma) and the points kept; ok is false when
+// the kept x spread is below minSpread.
+func trimmedSlope(pts []point, med, trim, minSpread, sigma float64) (slope, z float64, kept int, ok bool) {
+	dev := make([]float64, len(pts))
+	for i, p := range pts {
+		dev[i] = math.Abs(p.y - med)
+	}
+	lim := trim * math.Max(1.4826*median(dev), 3)
+	var mx, my float64
+	for _, p := range pts {
+		if math.Abs(p.y-med) <= lim {
+			mx += p.x
+			my += p.y
+			kept++
+		}
+	}
+	if kept < 3 {
+		return 0, 0, kept, false
+	}
+	mx, my = mx/float64(kept), my/float64(kept)
+	var sxx, sxy float64
+	for _, p := range pts {
+		if math.Abs(p.y-med) <= lim {
+			sxx += (p.x - mx) * (p.x - mx)
+			sxy += (p.x - mx) * (p.y - my)
+		}
+	}
+	if sxx <= 0 || math.Sqrt(sxx/float64(kept)) < minSpread {
+		return 0, 0, kept, false
+	}
+	slope = sxy / sxx
+	var sse float64
+	for _, p := range pts {
+		if math.Abs(p.y-med) <= lim {
+			e := p.y - my - slope*(p.x-mx)
+			sse += e * e
+		}
+	}
+	se := math.Max(math.Sqrt(sse/float64(kept-2)), sigma) / math.Sqrt(sxx)
+	if se == 0 {
+		return slope, math.Inf(1), kept, true
+	}
+	return slope, slope / se, kept, true
+}
+
 // evaluateLocked computes every evidence of h.
 func (t *Tracker) evaluateLocked(h *hot) (evs []evidence, obs int) {
 	c := &t.cfg
@@ -559,56 +698,42 @@ func (t *Tracker) evaluateLocked(h *hot) (evs []evidence, obs int) {
 		}
 	}
 	// Links with a hotspot flagged now are its evidence, not this one's.
-	links := make([]link, 0, len(h.links.buf))
-	for _, l := range h.links.buf {
-		if p := t.hs[l.peer]; p == nil || !p.trust.Flagged {
-			links = append(links, l)
-		}
-	}
+	// A link's shadowing is the same on every report, so each peer's links
+	// are averaged into one point: the statistics count peers, not reports.
 	obs = len(h.links.buf) + len(h.silence.buf)
-	if n := len(links); n >= c.MinLinks {
+	// ... except for a hotspot flagged now itself: its links with other
+	// flagged hotspots are its group's evidence, so a ring cannot clear its
+	// members by being caught together (hysteresis).
+	flaggedNow := func(pk identity.PublicKey) bool {
+		p := t.hs[pk]
+		return !h.trust.Flagged && p != nil && p.trust.Flagged
+	}
+	pts, nLinks := peerPoints(h.links.buf, flaggedNow)
+	if n := len(pts); n >= c.MinPeers {
 		res := make([]float64, n)
-		for i, l := range links {
-			res[i] = l.resid
+		for i, p := range pts {
+			res[i] = p.y
 		}
 		med := median(res)
 		if med < 0 {
-			add(poc.ReasonSuspectedSpoof, -med/c.BiasDB, fmt.Sprintf("link RSSI %.0f dB below what the asserted distances give (median of %d links; shadowing σ is about 6 dB)", -med, n))
+			add(poc.ReasonSuspectedSpoof, -med/c.BiasDB, fmt.Sprintf("link RSSI %.0f dB below what the asserted distances give (median of %d peers, %d links; shadowing σ is about %.0f dB)", -med, n, nLinks, c.ShadowingSigmaDB))
 		} else {
-			add(poc.ReasonSuspectedRSSI, med/c.BiasDB, fmt.Sprintf("link RSSI %.0f dB above what the asserted distances give (median of %d links)", med, n))
+			add(poc.ReasonSuspectedRSSI, med/c.BiasDB, fmt.Sprintf("link RSSI %.0f dB above what the asserted distances give (median of %d peers, %d links)", med, n, nLinks))
 		}
-		if n >= c.MinFitLinks {
-			var mx, my float64
-			for _, l := range links {
-				mx += l.x
-				my += l.resid
+		if n >= c.MinSlopePeers {
+			if slope, z, kept, ok := trimmedSlope(pts, med, c.SlopeTrimSigma, c.SlopeMinSpread, c.ShadowingSigmaDB); ok && kept >= c.MinSlopePeers && math.Abs(z) >= c.SlopeZ {
+				add(poc.ReasonSuspectedSpoof, math.Abs(slope)/c.SlopeToleranceDB,
+					fmt.Sprintf("RSSI changes %.0f dB per decade of asserted distance where the model says %.0f (%d peers, %.1f standard errors)", slope-10*c.PathLossExponent, -10*c.PathLossExponent, kept, math.Abs(z)))
 			}
-			mx, my = mx/float64(n), my/float64(n)
-			var sxx, sxy float64
-			for _, l := range links {
-				sxx += (l.x - mx) * (l.x - mx)
-				sxy += (l.x - mx) * (l.resid - my)
+		}
+		if n >= c.MinFitPeers {
+			var ss float64
+			for _, r := range res {
+				ss += r * r
 			}
-			if sd := math.Sqrt(sxx / float64(n)); sd >= c.SlopeMinSpread && sxx > 0 {
-				slope := sxy / sxx
-				var sse float64
-				for _, l := range links {
-					e := l.resid - my - slope*(l.x-mx)
-					sse += e * e
-				}
-				se := math.Sqrt(sse/float64(n-2)) / math.Sqrt(sxx)
-				if se > 0 && math.Abs(slope)/se >= c.SlopeZ {
-					add(poc.ReasonSuspectedSpoof, math.Abs(slope)/c.SlopeToleranceDB,
-						fmt.Sprintf("RSSI changes %.0f dB per decade of asserted distance where the model says %.0f (%d links)", slope-10*c.PathLossExponent, -10*c.PathLossExponent, n))
-				}
-			}
-			dev := make([]float64, n)
-			for i, r := range res {
-				dev[i] = math.Abs(r - med)
-			}
-			sigma := 1.4826 * median(dev)
-			add(poc.ReasonSuspectedRing, c.TooGoodSigmaDB/math.Max(sigma, 0.1),
-				fmt.Sprintf("links fit the distance model within σ %.1f dB where shadowing gives about 6 (%d links): computed, not measured", sigma, n))
+			rms := math.Sqrt(ss / float64(n))
+			add(poc.ReasonSuspectedRing, c.TooGoodSigmaDB/math.Max(rms, 0.1),
+				fmt.Sprintf("links fit the distance model within %.1f dB RMS over %d peers where shadowing gives about %.0f: computed, not measured", rms, n, c.ShadowingSigmaDB))
 		}
 	}
 	if n := len(h.gaps.buf); n >= c.MinSNRLinks {
@@ -627,7 +752,7 @@ func (t *Tracker) evaluateLocked(h *hot) (evs []evidence, obs int) {
 	}
 	var asym []float64
 	for pk, p := range h.peers {
-		if q := t.hs[pk]; q != nil && q.trust.Flagged {
+		if flaggedNow(pk) {
 			continue
 		}
 		if p.hear.n > 0 && p.heard.n > 0 {
@@ -645,7 +770,7 @@ func (t *Tracker) evaluateLocked(h *hot) (evs []evidence, obs int) {
 	}
 	missed, expected := 0, 0
 	for _, e := range h.silence.buf {
-		if p := t.hs[e.peer]; p != nil && p.trust.Flagged {
+		if flaggedNow(e.peer) {
 			continue
 		}
 		expected++
@@ -654,15 +779,18 @@ func (t *Tracker) evaluateLocked(h *hot) (evs []evidence, obs int) {
 		}
 	}
 	if expected >= c.MinExpected {
-		reason, who := poc.ReasonSuspectedSpoof, ""
-		if len(h.in) <= c.RingMaxSize {
-			reason, who = poc.ReasonSuspectedRing, fmt.Sprintf("; its beacons were witnessed only by a closed group of %d", len(h.in))
+		reason, who, weight := poc.ReasonSuspectedSpoof, "", c.SilenceMaxWeight
+		if peers, top, share := closedGroup(h.links.buf, c.RingMaxSize); share >= c.RingShare && top >= c.RingMinLinks {
+			// Silent towards everyone but a closed group whose beacons it
+			// mostly reports: a ring, whatever collisions do.
+			reason, who, weight = poc.ReasonSuspectedRing,
+				fmt.Sprintf("; %.0f %% of what it witnesses comes from %d hotspots (of %d)", 100*share, min(peers, c.RingMaxSize), peers), 1
 		}
 		// Silence is also what collisions and congestion look like, so on its
 		// own it lowers trust but cannot flag (its weight is capped); with
 		// any other evidence it can.
 		if st := t.strength(float64(missed) / float64(expected) / c.SilenceShare); st > 0 {
-			evs = append(evs, evidence{reason, math.Min(st, c.SilenceMaxWeight),
+			evs = append(evs, evidence{reason, math.Min(st, weight),
 				fmt.Sprintf("silent on %d of %d links the model expects with active hotspots in range%s", missed, expected, who)})
 		}
 	}
@@ -697,7 +825,10 @@ func (t *Tracker) rescoreLocked(h *hot, now time.Time) (note, bool) {
 	}
 	probation := obs < t.cfg.MinEvidence
 	if probation {
-		score = math.Min(score, t.cfg.ProbationTrust)
+		// Early evidence is thin and may still hold links with cheaters not
+		// yet caught: in probation it can lower the multiplier to 0 but
+		// cannot flag.
+		score = math.Max(math.Min(score, t.cfg.ProbationTrust), t.cfg.FlagTrust)
 		texts = append(texts, fmt.Sprintf("probation: %d of %d observations needed", obs, t.cfg.MinEvidence))
 	}
 	if len(texts) == 0 {
@@ -714,12 +845,15 @@ func (t *Tracker) rescoreLocked(h *hot, now time.Time) (note, bool) {
 	}
 	if flagged {
 		if _, ok := t.ever[h.pk]; !ok {
-			t.ever[h.pk] = flagRec{since: now, reason: reason}
-			t.persistFlag(h.pk, now, reason)
-			t.log.Info("trust: hotspot flagged", "hotspot", h.pk.String(), "reason", reason.String(), "score", nt.Score, "evidence", texts[0])
+			rec := FlagRecord{At: now, Reason: reason, Evidence: append([]string(nil), texts...)}
+			t.ever[h.pk] = rec
+			t.persistFlag(h.pk, rec)
+			t.log.Info("trust: hotspot flagged", "hotspot", h.pk.String(), "reason", reason.String(), "score", nt.Score, "evidence", strings.Join(texts, "; "))
 		}
 	}
-	_, nt.EverFlagged = t.ever[h.pk]
+	if rec, ok := t.ever[h.pk]; ok {
+		nt.EverFlagged, nt.FirstFlag = true, &rec
+	}
 	h.trust = nt
 	if math.Abs(nt.Score-old.Score) < 0.01 && nt.Flagged == old.Flagged && nt.Reason == old.Reason && nt.Probation == old.Probation && nt.EverFlagged == old.EverFlagged {
 		return note{}, false
@@ -731,12 +865,17 @@ func (t *Tracker) rescoreLocked(h *hot, now time.Time) (note, bool) {
 	return note{addr: nt.Hotspot, body: body}, true
 }
 
-func (t *Tracker) persistFlag(pk identity.PublicKey, since time.Time, reason poc.Reason) {
+// persistFlag stores rec as f/<key> → at (8 bytes, Unix ns) ‖ reason ‖
+// evidence (JSON array of strings).
+func (t *Tracker) persistFlag(pk identity.PublicKey, rec FlagRecord) {
 	if t.deps.Store == nil {
 		return
 	}
-	v := binary.BigEndian.AppendUint64(nil, uint64(since.UnixNano()))
-	v = append(v, byte(reason))
+	v := binary.BigEndian.AppendUint64(nil, uint64(rec.At.UnixNano()))
+	v = append(v, byte(rec.Reason))
+	if ev, err := json.Marshal(rec.Evidence); err == nil {
+		v = append(v, ev...)
+	}
 	if err := t.deps.Store.Set(append([]byte("f/"), pk[:]...), v, true); err != nil {
 		t.log.Warn("trust: persist flag", "hotspot", pk.String(), "err", err)
 	}
@@ -750,33 +889,52 @@ func (t *Tracker) Score(pk identity.PublicKey) Trust {
 	if h := t.hs[pk]; h != nil {
 		tr := h.trust
 		tr.Evidence = append([]string(nil), tr.Evidence...)
+		if f, ok := t.ever[pk]; ok {
+			tr.EverFlagged, tr.FirstFlag = true, &f
+		}
 		return tr
 	}
 	tr := Trust{Hotspot: pk.String(), Score: t.cfg.ProbationTrust, Multiplier: t.cfg.Multiplier(t.cfg.ProbationTrust), Probation: true,
 		Evidence: []string{"no observations yet"}}
 	if f, ok := t.ever[pk]; ok {
-		tr.EverFlagged, tr.Reason, tr.Since = true, f.reason, f.since
+		tr.EverFlagged, tr.Reason, tr.Since, tr.FirstFlag = true, f.Reason, f.At, &f
 	}
 	return tr
 }
 
-// Multiplier is what ingest applies to a hotspot's units (ingest.Trust):
-// the reward multiplier, and a suspected_* reason when the hotspot is
-// flagged now. With Enforce off it is always 1 and no reason.
-func (t *Tracker) Multiplier(pk identity.PublicKey) (float64, poc.Reason) {
+// Suspect is what ingest asks of each verdict (ingest.Trust): the
+// suspected_* reason of a hotspot flagged now, else ReasonNone. With
+// Enforce off it is always ReasonNone.
+func (t *Tracker) Suspect(pk identity.PublicKey) poc.Reason {
 	if !t.cfg.Enforce {
-		return 1, poc.ReasonNone
+		return poc.ReasonNone
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h := t.hs[pk]; h != nil && h.trust.Flagged {
+		return h.trust.Reason
+	}
+	return poc.ReasonNone
+}
+
+// Multiplier is what an epoch's close applies to a hotspot's PoC units
+// (rewards.Weighted): its reward multiplier now (0 when flagged,
+// ProbationTrust's for a hotspot never observed). With Enforce off it is
+// always 1.
+func (t *Tracker) Multiplier(pk identity.PublicKey) float64 {
+	if !t.cfg.Enforce {
+		return 1
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	h := t.hs[pk]
 	if h == nil {
-		return t.cfg.Multiplier(t.cfg.ProbationTrust), poc.ReasonNone
+		return t.cfg.Multiplier(t.cfg.ProbationTrust)
 	}
 	if h.trust.Flagged {
-		return 0, h.trust.Reason
+		return 0
 	}
-	return h.trust.Multiplier, poc.ReasonNone
+	return h.trust.Multiplier
 }
 
 // Flagged returns every hotspot flagged at any time (kept across restarts

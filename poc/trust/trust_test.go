@@ -3,9 +3,11 @@ package trust
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/hexnet/hexnet/internal/identity"
 	"github.com/hexnet/hexnet/internal/store"
@@ -44,8 +46,8 @@ func TestEachKindCaughtWithItsReason(t *testing.T) {
 					}
 				case c.kind:
 					// A ring sits far away, so a spoof reason names it too.
-					if !ever || (rec.reason != c.want && !(c.kind == kRing && rec.reason == poc.ReasonSuspectedSpoof)) {
-						t.Errorf("%s %s: ever flagged %v reason %v, want %v; now %+v", h.kind, h.id, ever, rec.reason, c.want, sc)
+					if !ever || (rec.Reason != c.want && !(c.kind == kRing && rec.Reason == poc.ReasonSuspectedSpoof)) {
+						t.Errorf("%s %s: ever flagged %v reason %v, want %v; now %+v", h.kind, h.id, ever, rec.Reason, c.want, sc)
 					}
 					if len(sc.Evidence) == 0 || sc.Evidence[0] == "" {
 						t.Errorf("no evidence in words: %+v", sc)
@@ -111,7 +113,7 @@ func TestFlagsPersist(t *testing.T) {
 		rec := out.tracker.ever[pk]
 		tr.mu.Lock()
 		tr.ever[pk] = rec
-		tr.persistFlag(pk, rec.since, rec.reason)
+		tr.persistFlag(pk, rec)
 		tr.mu.Unlock()
 	}
 	again, err := New(DefaultConfig(), Deps{Registry: pop.reg, Store: sp})
@@ -124,8 +126,13 @@ func TestFlagsPersist(t *testing.T) {
 	}
 	for pk := range want {
 		sc := again.Score(pk)
-		if !got[pk] || !sc.EverFlagged || sc.Reason != poc.ReasonSuspectedSpoof || !sc.Since.Equal(out.tracker.ever[pk].since) {
+		if !got[pk] || !sc.EverFlagged || sc.Reason != poc.ReasonSuspectedSpoof || !sc.Since.Equal(out.tracker.ever[pk].At) {
 			t.Errorf("after restart %s: %+v", pk, sc)
+		}
+		// The first flag's evidence survives the restart, in words.
+		if f := sc.FirstFlag; f == nil || f.Reason != poc.ReasonSuspectedSpoof || len(f.Evidence) == 0 ||
+			f.Evidence[0] != out.tracker.ever[pk].Evidence[0] {
+			t.Errorf("after restart %s: first flag %+v", pk, sc.FirstFlag)
 		}
 	}
 }
@@ -214,5 +221,120 @@ func TestOnTrust(t *testing.T) {
 	replayInto(t, pop, tr, 1, 8)
 	if !flagged {
 		t.Error("no flagged trust published for the spoofer")
+	}
+}
+
+// TestRepeatedLinksArePeersNotSamples: an honest hotspot's few neighbours,
+// each heard many times with the same shadowing, are a few samples of it:
+// three peers repeated 30 times give no slope, fit or bias evidence, while
+// a score over reports would have found a "significant" slope and a fit too
+// good to be true.
+func TestRepeatedLinksArePeersNotSamples(t *testing.T) {
+	var links []link
+	for i := range 90 {
+		var pk identity.PublicKey
+		pk[0] = byte(i % 3)
+		x := []float64{3.0, 3.3, 3.6}[i%3]
+		y := []float64{4, 0, -4}[i%3] // −13 dB per decade, the same every report
+		links = append(links, link{x: x, resid: y, peer: pk, heard: i%2 == 0})
+	}
+	pts, n := peerPoints(links, func(identity.PublicKey) bool { return false })
+	if len(pts) != 3 || n != 90 {
+		t.Fatalf("points %d links %d, want 3 and 90", len(pts), n)
+	}
+	tr, err := New(DefaultConfig(), Deps{Registry: simRegistry{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hot{peers: map[identity.PublicKey]*peer{}, in: map[identity.PublicKey]time.Time{}}
+	for _, l := range links {
+		h.links.add(l, tr.cfg.Window)
+	}
+	evs, _ := tr.evaluateLocked(h)
+	if len(evs) != 0 {
+		t.Errorf("evidence from three peers: %+v", evs)
+	}
+	// Skipped peers (flagged now) leave the points.
+	pts, n = peerPoints(links, func(pk identity.PublicKey) bool { return pk[0] == 1 })
+	if len(pts) != 2 || n != 60 {
+		t.Errorf("with one peer skipped: points %d links %d", len(pts), n)
+	}
+}
+
+func TestTrimmedSlope(t *testing.T) {
+	var pts []point
+	for i := range 20 {
+		x := 3 + 0.05*float64(i)
+		pts = append(pts, point{x: x, y: -20*(x-3.5) + []float64{1, -1}[i%2]})
+	}
+	// One cheating peer far off the line is left out, not fitted.
+	pts = append(pts, point{x: 3.0, y: -40})
+	slope, z, kept, ok := trimmedSlope(pts, 0, 3, 0.15, 6)
+	if !ok || kept != 20 || math.Abs(slope+20) > 0.5 {
+		t.Fatalf("slope %v kept %d ok %v, want −20 over 20 points", slope, kept, ok)
+	}
+	// The standard error is never below what shadowing gives: with σ 6 dB
+	// and Sxx = 1.6625, z = slope·√Sxx/6 ≈ −4.3 although the points lie
+	// within 1 dB of the line (their own σ would give z ≈ −26).
+	if want := slope * math.Sqrt(1.6625) / 6; math.Abs(z-want) > 1e-6 {
+		t.Errorf("z %v, want %v", z, want)
+	}
+	if _, _, _, ok := trimmedSlope(pts[:5], 0, 3, 0.15, 6); ok {
+		t.Error("a spread of 0.07 decades gave a slope")
+	}
+}
+
+func TestClosedGroup(t *testing.T) {
+	var links []link
+	add := func(peer byte, n int, heard bool) {
+		for range n {
+			var pk identity.PublicKey
+			pk[0] = peer
+			links = append(links, link{peer: pk, heard: heard})
+		}
+	}
+	add(1, 10, true) // two ring partners' beacons, often
+	add(2, 10, true)
+	add(3, 1, true) // a far hotspot, once
+	add(4, 1, true)
+	add(5, 1, true)
+	add(6, 1, true)
+	add(7, 40, false) // others hearing it do not make a group open
+	peers, top, share := closedGroup(links, 5)
+	if peers != 6 || top != 23 || math.Abs(share-23.0/24) > 1e-9 {
+		t.Errorf("peers %d top %d share %v, want 6, 23 and 23/24", peers, top, share)
+	}
+	if p, top, s := closedGroup(nil, 5); p != 0 || top != 0 || s != 1 {
+		t.Errorf("no links: %d %d %v", p, top, s)
+	}
+}
+
+// TestProbationCannotFlag: a new hotspot whose first links all look wrong
+// (they may be with cheaters not yet caught) earns nothing but is not
+// flagged until it leaves probation.
+func TestProbationCannotFlag(t *testing.T) {
+	tr, err := New(DefaultConfig(), Deps{Registry: simRegistry{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hot{peers: map[identity.PublicKey]*peer{}, in: map[identity.PublicKey]time.Time{}}
+	h.trust = Trust{Score: tr.cfg.ProbationTrust, Probation: true}
+	for i := range 12 {
+		var pk identity.PublicKey
+		pk[0] = byte(i)
+		h.links.add(link{x: 3.5, resid: -30, peer: pk}, tr.cfg.Window)
+	}
+	tr.rescoreLocked(h, time.Unix(0, 0))
+	if !h.trust.Probation || h.trust.Flagged || h.trust.Multiplier != 0 || h.trust.Score != tr.cfg.FlagTrust {
+		t.Fatalf("in probation: %+v", h.trust)
+	}
+	for i := range 12 {
+		var pk identity.PublicKey
+		pk[0] = byte(i)
+		h.links.add(link{x: 3.5, resid: -30, peer: pk}, tr.cfg.Window)
+	}
+	tr.rescoreLocked(h, time.Unix(0, 0))
+	if h.trust.Probation || !h.trust.Flagged || h.trust.Reason != poc.ReasonSuspectedSpoof {
+		t.Fatalf("out of probation: %+v", h.trust)
 	}
 }
