@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/hexnet/hexnet/internal/identity"
@@ -26,6 +27,23 @@ type Summary struct {
 	DC         DCSummary       `json:"dc"`
 	Epochs     []EpochSummary  `json:"epochs"`
 	Groups     map[Kind]*Group `json:"groups"`
+	// Members is every hotspot's line of its group: what it earned and
+	// what the gaming detector thinks of it at the end.
+	Members []Member `json:"members"`
+}
+
+// Member is one hotspot's earnings and trust at the end of a run.
+type Member struct {
+	Address  string  `json:"address"`
+	Kind     Kind    `json:"kind"`
+	Reward   uint64  `json:"reward"`
+	DTReward uint64  `json:"dt_reward"`
+	Flagged  bool    `json:"flagged"` // at any time
+	Trust    float64 `json:"trust"`
+	Reason   string  `json:"reason"`
+	Evidence string  `json:"evidence"`
+	// FirstFlag is why it was first flagged, if ever: reason: evidence.
+	FirstFlag string `json:"first_flag,omitempty"`
 }
 
 // Tally counts verdicts: total, valid, and invalid by reason.
@@ -138,12 +156,22 @@ func (d *Devnet) summary() *Summary {
 	}
 	s.DC.Charged = d.dcCharged()
 	kindOf := map[identity.PublicKey]Kind{}
+	member := map[identity.PublicKey]*Member{}
 	for _, k := range Kinds {
 		s.Groups[k] = &Group{}
 	}
-	for _, p := range d.plans {
-		kindOf[p.key.Public()] = p.kind
+	s.Members = make([]Member, len(d.plans))
+	for i, p := range d.plans {
+		pk := p.key.Public()
+		kindOf[pk] = p.kind
 		s.Groups[p.kind].Count++
+		tr := d.node.PoC().Trust().Score(pk)
+		s.Members[i] = Member{Address: pk.String(), Kind: p.kind, Flagged: tr.EverFlagged, Trust: tr.Score, Reason: tr.Reason.String(),
+			Evidence: strings.Join(tr.Evidence, "; ")}
+		if f := tr.FirstFlag; f != nil {
+			s.Members[i].FirstFlag = f.Reason.String() + ": " + strings.Join(f.Evidence, "; ")
+		}
+		member[pk] = &s.Members[i]
 	}
 	l := d.node.Ledger()
 	for _, e := range l.Epochs() {
@@ -164,6 +192,8 @@ func (d *Devnet) summary() *Summary {
 			}
 			s.Groups[k].Reward += m.GetBeacon() + m.GetWitness()
 			s.Groups[k].DTReward += m.GetDataTransfer()
+			member[pk].Reward += m.GetBeacon() + m.GetWitness()
+			member[pk].DTReward += m.GetDataTransfer()
 		}
 	}
 	sort.Slice(s.Epochs, func(i, j int) bool { return s.Epochs[i].Epoch < s.Epochs[j].Epoch })

@@ -56,18 +56,26 @@ func TestCheatersEarnLittleAndHonestHotspotsLoseLittle(t *testing.T) {
 		share := perHead(g) / honestOn
 		t.Logf("%-10s count %d  per head %.0f (%.2f %% of honest)  flagged %d   [detection off: %.2f %%]",
 			k, g.Count, perHead(g), 100*share, g.Flagged, 100*perHead(off.Groups[k])/max(honestOff, 1))
-		// Target 5 %; the short run may pay a cheater before its evidence is
-		// complete, so the test allows a margin of 2 points: 7 %.
-		if share > 0.07 {
-			t.Errorf("%s earns %.1f %% of an honest hotspot's PoC reward per head (target ≤ 5 %%, test margin 7 %%)", k, 100*share)
+		// Target 5 %, held as is: trust scales an epoch's units at its
+		// close, so a cheater caught before the close earns nothing for it.
+		if share > 0.05 {
+			t.Errorf("%s earns %.1f %% of an honest hotspot's PoC reward per head (target ≤ 5 %%)", k, 100*share)
 		}
 	}
-	// Honest loss: target ≤ 2 %; runs differ by timing noise, so the test allows 5 %.
-	if loss := 1 - honestOn/honestOff; loss > 0.05 {
-		t.Errorf("honest hotspots lose %.1f %% of their PoC reward to detection (target ≤ 2 %%, test margin 5 %%)", 100*loss)
+	// Honest loss: target ≤ 2 %, held as is (with detection honest
+	// hotspots earn more: the cheaters' share goes to them).
+	if loss := 1 - honestOn/honestOff; loss > 0.02 {
+		t.Errorf("honest hotspots lose %.1f %% of their PoC reward to detection (target ≤ 2 %%)", 100*loss)
 	}
-	// Flagged honest hotspots: target ≤ 1 % of 40, i.e. none; the test allows one.
+	// Flagged honest hotspots: target ≤ 1 % of 40, i.e. none; the test allows
+	// one (over 4,000 simulated honest hotspots, poc/trust's TestSweep
+	// flagged none).
 	if f := on.Groups[devnet.Honest].Flagged; f > 1 {
 		t.Errorf("%d of %d honest hotspots were flagged (target ≤ 1 %%, test margin 1 hotspot)", f, on.Groups[devnet.Honest].Count)
+	}
+	for _, m := range on.Members {
+		if m.Kind == devnet.Honest && m.Flagged {
+			t.Logf("honest %s flagged: trust %.2f %s: %s", m.Address, m.Trust, m.Reason, m.Evidence)
+		}
 	}
 }
