@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -132,25 +133,7 @@ func BenchmarkRouterEndToEnd(b *testing.B) {
 	defer cancel()
 	n := setupBenchNet(b, ctx)
 
-	// Messages: packet i is heard by hotspots i, i+1, i+2.
-	msgs := make([]benchMsg, 0, b.N*benchCopies)
-	for i := range b.N {
-		phy, err := lorawan.BuildData(lorawan.DataParams{MType: lorawan.UnconfirmedDataUp, DevAddr: devAddr,
-			FCnt: uint32(i), HasFPort: true, FPort: 1, FRMPayload: make([]byte, 12)}, lorawan.SessionKeys{NwkSKey: nwkSKey, AppSKey: appSKey})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for c := range benchCopies {
-			h := (i + c) % benchHotspots
-			topic, payload := up(b, n.hotspots[h], phy, float32(-60-c), uint32(i))
-			eui := gwmpfwd.GatewayEUI(n.hotspots[h].Public())
-			msgs = append(msgs, benchMsg{hotspot: h, topic: topic, payload: payload, key: string(phy) + string(eui[:])})
-		}
-	}
-	index := make(map[string]int, len(msgs))
-	for i, m := range msgs {
-		index[m.key] = i
-	}
+	msgs := benchPackets(b, n, b.N, 0)
 
 	// Phase 1: the broker alone.
 	var got atomic.Int64
@@ -180,78 +163,12 @@ func BenchmarkRouterEndToEnd(b *testing.B) {
 	_ = sub.Close()
 
 	// Phase 2: the router.
-	lnsConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer lnsConn.Close()
-	_ = lnsConn.SetReadBuffer(16 << 20)
+	lns := startBenchLNS(b, msgs)
+	r := startBenchRouter(b, ctx, n, lns.addr())
 	sentAt := make([]int64, len(msgs))
-	recvAt := make([]int64, len(msgs))
-	var received atomic.Int64
-	lnsDone := make(chan struct{}) // closed when every copy arrived
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			k, err := lnsConn.Read(buf)
-			if err != nil {
-				return
-			}
-			now := time.Now().UnixNano()
-			p, err := gwmp.Decode(buf[:k])
-			if err != nil {
-				continue
-			}
-			pd, ok := p.(*gwmp.PushData)
-			if !ok {
-				continue
-			}
-			for _, rx := range pd.RXPK {
-				i, ok := index[string(rx.Data)+string(pd.GatewayEUI[:])]
-				if ok && recvAt[i] == 0 {
-					recvAt[i] = now
-					if received.Add(1) == total {
-						close(lnsDone)
-					}
-				}
-			}
-		}
-	}()
-
-	db, err := store.Open(b.TempDir(), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	rs, err := routes.Open(db.Prefix("router/").Prefix("routes/"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ledger := dc.NewStore(db.Prefix("router/").Prefix("dc/"))
-	if err := ledger.Credit("payer", 1<<40); err != nil {
-		b.Fatal(err)
-	}
-	if err := rs.Put(routes.Route{ID: "bench", OUI: 1, Payer: "payer", MaxCopies: benchCopies, Active: true,
-		DevAddrRanges: []routes.DevAddrRange{{Start: 0x48000000, End: 0x480000ff}},
-		Destinations:  []routes.Destination{{Protocol: routes.ProtocolGWMP, Address: lnsConn.LocalAddr().String()}}}); err != nil {
-		b.Fatal(err)
-	}
-	r, err := New(Config{RateLimit: 1e6, RateBurst: 1e6, DestQueueSize: 65536}, Deps{Routes: rs, Hotspots: n.onboard, DC: ledger,
-		Rewards: dc.NewTransfers(db.Prefix("router/").Prefix("xfer/")), Dial: gwmpfwd.Dialer(clock.Real{}, quietLog()),
-		Publisher: &fakePub{}, Key: n.routerK, Logger: quietLog()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
-	go r.Run(ctx)
-	cli, err := mqttc.Dial(ctx, mqttc.Config{URL: n.url, Key: n.routerK, CleanSession: true, Logger: quietLog()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cli.Close()
-	if err := cli.Subscribe(wire.UpFilter, 1, r.Handle); err != nil {
-		b.Fatal(err)
-	}
+	recvAt := lns.recvAt
+	received := &lns.received
+	lnsDone := lns.done
 
 	b.ResetTimer()
 	start = time.Now()
@@ -316,4 +233,195 @@ func sumDrops(r *Router) float64 {
 		n += v
 	}
 	return n
+}
+
+// benchLNS is a UDP socket standing in for an LNS: it records when each
+// copy (PHYPayload ‖ gateway EUI) first arrives.
+type benchLNS struct {
+	conn     *net.UDPConn
+	recvAt   []int64
+	received atomic.Int64
+	done     chan struct{} // closed when every copy arrived
+}
+
+func startBenchLNS(b *testing.B, msgs []benchMsg) *benchLNS {
+	b.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = conn.Close() })
+	_ = conn.SetReadBuffer(16 << 20)
+	index := make(map[string]int, len(msgs))
+	for i, m := range msgs {
+		index[m.key] = i
+	}
+	l := &benchLNS{conn: conn, recvAt: make([]int64, len(msgs)), done: make(chan struct{})}
+	total := int64(len(msgs))
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			now := time.Now().UnixNano()
+			p, err := gwmp.Decode(buf[:k])
+			if err != nil {
+				continue
+			}
+			pd, ok := p.(*gwmp.PushData)
+			if !ok {
+				continue
+			}
+			for _, rx := range pd.RXPK {
+				i, ok := index[string(rx.Data)+string(pd.GatewayEUI[:])]
+				if ok && l.recvAt[i] == 0 {
+					l.recvAt[i] = now
+					if l.received.Add(1) == total {
+						close(l.done)
+					}
+				}
+			}
+		}
+	}()
+	return l
+}
+
+func (l *benchLNS) addr() string { return l.conn.LocalAddr().String() }
+
+// startBenchRouter starts a router (Pebble-backed routes and DC, one route
+// delivering every copy over Semtech UDP to lnsAddr) subscribed to the
+// broker.
+func startBenchRouter(b *testing.B, ctx context.Context, n *benchNet, lnsAddr string) *Router {
+	b.Helper()
+	db, err := store.Open(b.TempDir(), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs, err := routes.Open(db.Prefix("router/").Prefix("routes/"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ledger := dc.NewStore(db.Prefix("router/").Prefix("dc/"))
+	if err := ledger.Credit("payer", 1<<40); err != nil {
+		b.Fatal(err)
+	}
+	if err := rs.Put(routes.Route{ID: "bench", OUI: 1, Payer: "payer", MaxCopies: benchCopies, Active: true,
+		DevAddrRanges: []routes.DevAddrRange{{Start: 0x48000000, End: 0x480000ff}},
+		Destinations:  []routes.Destination{{Protocol: routes.ProtocolGWMP, Address: lnsAddr}}}); err != nil {
+		b.Fatal(err)
+	}
+	r, err := New(Config{RateLimit: 1e6, RateBurst: 1e6, DestQueueSize: 65536}, Deps{Routes: rs, Hotspots: n.onboard, DC: ledger,
+		Rewards: dc.NewTransfers(db.Prefix("router/").Prefix("xfer/")), Dial: gwmpfwd.Dialer(clock.Real{}, quietLog()),
+		Publisher: &fakePub{}, Key: n.routerK, Logger: quietLog()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(rctx) }()
+	cli, err := mqttc.Dial(ctx, mqttc.Config{URL: n.url, Key: n.routerK, CleanSession: true, Logger: quietLog()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cli.Subscribe(wire.UpFilter, 1, r.Handle); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cli.Close()
+		cancel()
+		_ = r.Close()
+		<-done
+		_ = db.Close()
+	})
+	return r
+}
+
+// benchPackets builds packets signed PacketUps, benchCopies copies of each
+// (packet i is heard by hotspots i, i+1, i+2), FCnt from fcnt0.
+func benchPackets(b *testing.B, n *benchNet, packets, fcnt0 int) []benchMsg {
+	b.Helper()
+	msgs := make([]benchMsg, 0, packets*benchCopies)
+	for i := range packets {
+		phy, err := lorawan.BuildData(lorawan.DataParams{MType: lorawan.UnconfirmedDataUp, DevAddr: devAddr,
+			FCnt: uint32(fcnt0 + i), HasFPort: true, FPort: 1, FRMPayload: make([]byte, 12)}, lorawan.SessionKeys{NwkSKey: nwkSKey, AppSKey: appSKey})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for c := range benchCopies {
+			h := (i + c) % benchHotspots
+			topic, payload := up(b, n.hotspots[h], phy, float32(-60-c), uint32(fcnt0+i))
+			eui := gwmpfwd.GatewayEUI(n.hotspots[h].Public())
+			msgs = append(msgs, benchMsg{hotspot: h, topic: topic, payload: payload, key: string(phy) + string(eui[:])})
+		}
+	}
+	return msgs
+}
+
+// BenchmarkRouterPaced measures latency below saturation: the same path as
+// BenchmarkRouterEndToEnd, with copies offered at a fixed rate for 3 s (each
+// sub-benchmark runs its load once, whatever b.N). Latency runs from each
+// copy's scheduled send time (so a publisher falling behind counts against
+// it, not for it) to the LNS's receipt. Metrics: offered/s, uplinks/s
+// achieved, p50-ms, p99-ms.
+//
+// Run: go test -run '^$' -bench RouterPaced -benchtime 1x ./router/
+func BenchmarkRouterPaced(b *testing.B) {
+	for _, rate := range []int{1000, 2000, 4000, 10000} {
+		b.Run(fmt.Sprintf("offered=%d", rate), func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			n := setupBenchNet(b, ctx)
+			msgs := benchPackets(b, n, rate, 0) // rate packets · 3 copies = 3 s of copies at rate/s
+			lns := startBenchLNS(b, msgs)
+			r := startBenchRouter(b, ctx, n, lns.addr())
+			sched := make([]int64, len(msgs))
+			b.ResetTimer()
+			start := time.Now()
+			interval := float64(time.Second) / float64(rate)
+			for i := range sched {
+				sched[i] = start.UnixNano() + int64(float64(i)*interval)
+			}
+			publishAll(b, ctx, n, msgs, func(i int) {
+				if d := time.Until(time.Unix(0, sched[i])); d > 0 {
+					time.Sleep(d)
+				}
+			})
+			total := int64(len(msgs))
+			deadline := time.After(30 * time.Second)
+		wait:
+			for lns.received.Load()+int64(sumDrops(r)) < total {
+				select {
+				case <-lns.done:
+				case <-deadline:
+					break wait
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			lat := make([]float64, 0, len(msgs))
+			last := int64(0)
+			for i, at := range lns.recvAt {
+				if at != 0 {
+					lat = append(lat, float64(at-sched[i])/1e6)
+					last = max(last, at)
+				}
+			}
+			if len(lat) == 0 {
+				b.Fatal("no copy reached the LNS")
+			}
+			if last > 0 {
+				elapsed = time.Duration(last - start.UnixNano())
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(rate), "offered/s")
+			b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "uplinks/s")
+			b.ReportMetric(lat[len(lat)/2], "p50-ms")
+			b.ReportMetric(lat[len(lat)*99/100], "p99-ms")
+			b.ReportMetric(float64(total-int64(len(lat))), "lost")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }
