@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -282,6 +283,11 @@ func (p *Pipeline) Handle(topic string, payload []byte) error {
 	// new calls queue, so rounds grow with the load instead of running one
 	// report at a time.
 	p.slots <- struct{}{}
+	// Let calls that are runnable (woken by the last commit, or just
+	// arrived) queue before the round is cut: on one core they run only
+	// when the leader yields, and a round of one forfeits batch
+	// verification and group commit.
+	runtime.Gosched()
 	p.amu.Lock()
 	n := min(len(p.waitq), p.cfg.MaxBatch)
 	batch := make([]*item, n)
