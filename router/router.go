@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -124,6 +125,38 @@ type Router struct {
 	dests   map[string]*destWorker
 	closed  bool
 	closeCh chan struct{}
+
+	subs atomic.Pointer[[]func(Purchase)] // OnPurchase consumers
+}
+
+// Purchase is one copy the router bought and charged: the hotspot that
+// sold it, how it heard the packet and what the payer paid for it.
+type Purchase struct {
+	Hotspot identity.PublicKey
+	OUI     uint64
+	Join    bool           // a join-request (DevAddr is zero)
+	DevAddr lorawan.DevAddr // of a data uplink
+	RSSI    float32
+	SNR     float32
+	DC      uint64
+	At      time.Time
+}
+
+// OnPurchase registers fn to receive every copy charged, once per (packet,
+// hotspot): a redelivered message that charges nothing is not reported. It
+// is called on the router's pipeline goroutines, so fn must be quick.
+func (r *Router) OnPurchase(fn func(Purchase)) {
+	for {
+		old := r.subs.Load()
+		var next []func(Purchase)
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, fn)
+		if r.subs.CompareAndSwap(old, &next) {
+			return
+		}
+	}
 }
 
 type job struct {
@@ -489,6 +522,15 @@ func (r *Router) buy(rt *routes.Route, f *lorawan.Frame, up *wire.PacketUp, pk i
 	r.m.bought.Inc()
 	if charged {
 		r.m.debited.Add(float64(cost))
+		if subs := r.subs.Load(); subs != nil {
+			pu := Purchase{Hotspot: pk, OUI: rt.OUI, Join: f.MType == lorawan.JoinRequest, RSSI: up.GetRssi(), SNR: up.GetSnr(), DC: cost, At: now}
+			if !pu.Join {
+				pu.DevAddr = f.DevAddr
+			}
+			for _, fn := range *subs {
+				fn(pu)
+			}
+		}
 		if r.deps.Rewards != nil {
 			epoch := uint64(now.Unix()) / uint64(r.cfg.EpochDuration/time.Second)
 			key := append(idem, rt.Payer...)

@@ -446,3 +446,43 @@ func TestDownlinkGoesToBestHotspot(t *testing.T) {
 		}
 	}
 }
+
+// TestOnPurchase: every charged copy is reported once, with how it was
+// heard and what it cost; copies beyond max_copies and a redelivery long
+// after (which charges nothing) are not.
+func TestOnPurchase(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	e.addRoute("r", "payer", 2, nil)
+	_ = e.dc.Credit("payer", 1000)
+	var got []Purchase
+	e.r.OnPurchase(func(p Purchase) { got = append(got, p) })
+	phy := dataFrame(t, 7, 40)
+	var first string
+	var firstB []byte
+	for i := 0; i < 3; i++ {
+		topic, b := up(t, e.keys[i], phy, float32(-100+i), uint32(i))
+		if i == 0 {
+			first, firstB = topic, b
+		}
+		e.r.Process(topic, b)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d purchases, want 2 (max_copies)", len(got))
+	}
+	for i, p := range got {
+		if p.Hotspot != e.keys[i].Public() || p.Join || p.DC != dc.Cost(len(phy)) || p.RSSI != float32(-100+i) || p.At.IsZero() || p.DevAddr == (lorawan.DevAddr{}) {
+			t.Errorf("purchase %d: %+v", i, p)
+		}
+	}
+	e.clk.Advance(time.Minute)
+	e.r.sweep(e.clk.Now())
+	e.r.Process(first, firstB)
+	if len(got) != 2 {
+		t.Fatalf("a redelivery that charged nothing was reported: %+v", got[2:])
+	}
+	topic, b := up(t, e.keys[0], joinFrame(t, 1), -60, 9)
+	e.r.Process(topic, b)
+	if len(got) != 3 || !got[2].Join || got[2].DC != DefaultJoinCost || got[2].DevAddr != (lorawan.DevAddr{}) {
+		t.Fatalf("join purchase: %+v", got[2:])
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/hexnet/hexnet/internal/identity"
@@ -12,16 +13,45 @@ import (
 	"github.com/hexnet/hexnet/maps"
 	"github.com/hexnet/hexnet/poc"
 	"github.com/hexnet/hexnet/poc/ingest"
+	"github.com/hexnet/hexnet/router"
 )
 
 // mapsFeed turns the network's events into the explorer's aggregates:
 // hotspots from the ledger, verdicts from PoC, presence from the hotspots'
-// signed state, closed epochs and their payouts from the ledger.
+// signed state, copies the router bought, closed epochs and their payouts
+// from the ledger.
 type mapsFeed struct {
-	agg    *maps.Aggregator
-	ledger *ledger.Ledger
-	log    *slog.Logger
-	seen   map[uint64]bool // epochs already fed
+	agg     *maps.Aggregator
+	ledger  *ledger.Ledger
+	log     *slog.Logger
+	seen    map[uint64]bool      // epochs already fed
+	packets chan router.Purchase // copies the router bought, fed by run
+	dropped atomic.Uint64        // purchases not shown: the feed was full
+}
+
+// packetQueue bounds the purchases waiting for the explorer.
+const packetQueue = 4096
+
+// purchase queues a copy the router bought for the explorer; it never
+// blocks the router (a full queue drops it, counted, from the map only).
+func (f *mapsFeed) purchase(p router.Purchase) {
+	select {
+	case f.packets <- p:
+	default:
+		if f.dropped.Add(1)%1000 == 1 {
+			f.log.Warn("maps: packet feed full", "dropped", f.dropped.Load())
+		}
+	}
+}
+
+func (f *mapsFeed) packet(p router.Purchase) {
+	ev := maps.PacketEvent{Hotspot: string(p.Hotspot.Address()), RSSI: float64(p.RSSI), SNR: float64(p.SNR), At: p.At, DC: p.DC}
+	if !p.Join {
+		ev.DevAddr = p.DevAddr.String()
+	}
+	if err := f.agg.Packet(ev); err != nil {
+		f.log.Debug("maps: packet", "err", err)
+	}
 }
 
 func hotspotInfo(h ledger.HotspotInfo) maps.HotspotInfo {
@@ -123,6 +153,8 @@ func (f *mapsFeed) run(ctx context.Context, changed <-chan identity.PublicKey) e
 			return nil
 		case pk := <-changed:
 			f.hotspot(pk)
+		case p := <-f.packets:
+			f.packet(p)
 		case <-t.C:
 			f.epochs()
 		}

@@ -130,7 +130,7 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 	r.closers = append(r.closers, m.Close)
 	n.registry.MustRegister(m.Collector())
 	goRole(g, ctx, func() error { return m.Run(ctx) })
-	feed := &mapsFeed{agg: m.Agg, ledger: led, log: n.log, seen: map[uint64]bool{}}
+	feed := &mapsFeed{agg: m.Agg, ledger: led, log: n.log, seen: map[uint64]bool{}, packets: make(chan router.Purchase, packetQueue)}
 	changed := make(chan identity.PublicKey, 4096)
 	led.SubscribeHotspots(func(pk identity.PublicKey) {
 		select {
@@ -203,6 +203,7 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	r.router = rs
+	rs.Router().OnPurchase(feed.purchase)
 	r.closers = append(r.closers, func() { rs.Close() })
 	goRole(g, ctx, func() error { return rs.Run(ctx) })
 	goRole(g, ctx, func() error { return ledgerlink.NewRouteSync(led, rs.Routes(), time.Second, n.log).Run(ctx) })

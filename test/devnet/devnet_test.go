@@ -148,9 +148,17 @@ func TestSmallDevnet(t *testing.T) {
 	var stats struct {
 		Hotspots int `json:"hotspots"`
 		Located  int `json:"located"`
+		Counters struct {
+			Packets uint64 `json:"packets"`
+			DC      uint64 `json:"dc"`
+		} `json:"counters"`
 	}
 	if !getJSON(t, base+"/api/v1/stats", &stats) || stats.Hotspots != 20 || stats.Located != 20 {
 		t.Errorf("stats: %+v", stats)
+	}
+	// The copies the router bought reach the explorer's counters.
+	if stats.Counters.Packets == 0 || stats.Counters.DC < stats.Counters.Packets {
+		t.Errorf("explorer packet counters: %+v, want the copies the router bought", stats.Counters)
 	}
 	var detail struct {
 		Address string  `json:"address"`
