@@ -134,7 +134,7 @@ type Router struct {
 type Purchase struct {
 	Hotspot identity.PublicKey
 	OUI     uint64
-	Join    bool           // a join-request (DevAddr is zero)
+	Join    bool            // a join-request (DevAddr is zero)
 	DevAddr lorawan.DevAddr // of a data uplink
 	RSSI    float32
 	SNR     float32
