@@ -98,7 +98,53 @@ func (r *Router) relayDownlink(d delivery.Downlink) error {
 		return fmt.Errorf("%w: publish: %w", ErrDownlinkFailed, err)
 	}
 	r.m.downlinks.WithLabelValues("ok").Inc()
+	if d.Ack != nil {
+		r.amu.Lock()
+		r.acks[string(id)] = pendingAck{hotspot: target, ack: d.Ack, until: r.clk.Now().Add(AckTimeout)}
+		r.amu.Unlock()
+	}
 	return nil
+}
+
+// AckTimeout is how long the router waits for a hotspot's TxAck of a
+// downlink before it forgets the downlink (its sender then tells its LNS
+// nothing, which an LNS reads as a timeout): the longest receive window
+// (join-accept RX2, 6 s) and the MQTT round trips, with room.
+const AckTimeout = 30 * time.Second
+
+// pendingAck is a published downlink whose TxAck a sender wants.
+type pendingAck struct {
+	hotspot identity.PublicKey
+	ack     func(wire.TxStatus)
+	until   time.Time
+}
+
+// TxAck hands a hotspot's verified TxAck of downlink id to the sender that
+// asked for it. It reports false when no such downlink is waiting, or when
+// it was sent to another hotspot (whose ack alone counts).
+func (r *Router) TxAck(hotspot identity.PublicKey, id []byte, status wire.TxStatus) bool {
+	r.amu.Lock()
+	p, ok := r.acks[string(id)]
+	if ok && p.hotspot == hotspot {
+		delete(r.acks, string(id))
+	}
+	r.amu.Unlock()
+	if !ok || p.hotspot != hotspot {
+		return false
+	}
+	p.ack(status)
+	return true
+}
+
+// sweepAcks forgets downlinks whose TxAck did not come in time.
+func (r *Router) sweepAcks(now time.Time) {
+	r.amu.Lock()
+	for id, p := range r.acks {
+		if now.After(p.until) {
+			delete(r.acks, id)
+		}
+	}
+	r.amu.Unlock()
 }
 
 func near(a, b time.Duration) bool { return a-b < tolerance && b-a < tolerance }

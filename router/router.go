@@ -127,6 +127,9 @@ type Router struct {
 	closeCh chan struct{}
 
 	subs atomic.Pointer[[]func(Purchase)] // OnPurchase consumers
+
+	amu  sync.Mutex
+	acks map[string]pendingAck // downlink id → the sender waiting for its TxAck
 }
 
 // Purchase is one copy the router bought and charged: the hotspot that
@@ -189,6 +192,7 @@ func New(cfg Config, deps Deps) (*Router, error) {
 		keys:    identity.NewKeyCache(4096),
 		limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
 		dests:   map[string]*destWorker{},
+		acks:    map[string]pendingAck{},
 		closeCh: make(chan struct{}),
 	}
 	for i := 0; i < cfg.Workers; i++ {
@@ -563,6 +567,7 @@ func (r *Router) sweep(now time.Time) {
 		sh.mu.Unlock()
 	}
 	r.limiter.sweep(now)
+	r.sweepAcks(now)
 }
 
 // shard holds the per-packet state of the partitions one worker serves.

@@ -486,3 +486,46 @@ func TestOnPurchase(t *testing.T) {
 		t.Fatalf("join purchase: %+v", got[2:])
 	}
 }
+
+// TestTxAckReachesTheSender: a downlink's sender hears the TxAck of the
+// hotspot it went to, once; an ack signed by another hotspot or one after
+// AckTimeout is not passed on.
+func TestTxAckReachesTheSender(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	var got []wire.TxStatus
+	e.r.onDownlink(delivery.Downlink{Hotspot: e.keys[0].Public(), Payload: []byte{0x60, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+		Tmst: 1000, Frequency: 868_100_000, DataRate: "SF7BW125", Ack: func(st wire.TxStatus) { got = append(got, st) }})
+	msgs := e.pub.msgs[wire.DownTopic(string(e.keys[0].Address()))]
+	if len(msgs) != 1 {
+		t.Fatalf("%d downlinks published", len(msgs))
+	}
+	pd := new(wire.PacketDown)
+	if err := wire.Unmarshal(msgs[0], pd); err != nil {
+		t.Fatal(err)
+	}
+	if e.r.TxAck(e.keys[1].Public(), pd.Id, wire.TxStatus_TX_OK) {
+		t.Error("another hotspot's ack was taken")
+	}
+	if !e.r.TxAck(e.keys[0].Public(), pd.Id, wire.TxStatus_TX_TOO_LATE) {
+		t.Fatal("the hotspot's ack was not taken")
+	}
+	if e.r.TxAck(e.keys[0].Public(), pd.Id, wire.TxStatus_TX_OK) {
+		t.Error("a second ack for one downlink was taken")
+	}
+	if len(got) != 1 || got[0] != wire.TxStatus_TX_TOO_LATE {
+		t.Fatalf("sender heard %v, want [TX_TOO_LATE]", got)
+	}
+
+	// An ack that comes after AckTimeout finds nothing waiting.
+	e.r.onDownlink(delivery.Downlink{Hotspot: e.keys[0].Public(), Payload: []byte{0x60, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+		Immediate: true, Frequency: 868_100_000, DataRate: "SF7BW125", Ack: func(st wire.TxStatus) { got = append(got, st) }})
+	msgs = e.pub.msgs[wire.DownTopic(string(e.keys[0].Address()))]
+	if err := wire.Unmarshal(msgs[len(msgs)-1], pd); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(AckTimeout + time.Second)
+	e.r.sweep(e.clk.Now())
+	if e.r.TxAck(e.keys[0].Public(), pd.Id, wire.TxStatus_TX_OK) || len(got) != 1 {
+		t.Fatalf("a late ack was passed on: %v", got)
+	}
+}

@@ -342,7 +342,8 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // onTxAck counts a hotspot's TxAck by status after checking its topic and
-// signature (the signer must be the hotspot of the topic).
+// signature (the signer must be the hotspot of the topic), and hands it to
+// the sender whose LNS asked for that downlink (Router.TxAck).
 func (s *Service) onTxAck(topic string, payload []byte) {
 	t, err := wire.ParseTopic(topic)
 	ack := new(wire.TxAck)
@@ -356,6 +357,7 @@ func (s *Service) onTxAck(topic string, payload []byte) {
 		return
 	}
 	s.txacks.WithLabelValues(ack.Status.String()).Inc()
+	s.router.TxAck(pk, ack.GetId(), ack.GetStatus())
 }
 
 // Close stops Run and closes the router and the LNS; idempotent.

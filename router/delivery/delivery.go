@@ -56,6 +56,10 @@ type Downlink struct {
 	// Senders use it to answer their LNS (ChirpStack event/ack, roaming
 	// XmitDataAns). It may run on the goroutine that passed the downlink.
 	Done func(err error)
+	// Ack, when set, is called at most once with what the hotspot reported
+	// of the transmission (its signed TxAck), if that arrives within the
+	// router's AckTimeout; senders relay it to their LNS (Semtech TX_ACK).
+	Ack func(status wire.TxStatus)
 }
 
 // Sender delivers uplinks to one destination and reports its downlinks

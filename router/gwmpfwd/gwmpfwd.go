@@ -28,6 +28,7 @@ import (
 	"github.com/hexnet/hexnet/internal/clock"
 	"github.com/hexnet/hexnet/internal/gwmp"
 	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/wire"
 	"github.com/hexnet/hexnet/router/delivery"
 	"github.com/hexnet/hexnet/router/routes"
 )
@@ -279,16 +280,26 @@ func (s *Sender) read(g *gateway) {
 		if !ok {
 			continue // PUSH_ACK, PULL_ACK
 		}
-		ack, err := (&gwmp.TxAck{Header: gwmp.Header{Version: gwmp.Version2, Token: pr.Token}, GatewayEUI: g.eui}).MarshalBinary()
-		if err == nil {
-			_, _ = g.conn.Write(ack)
-		}
 		if s.down == nil {
 			continue
 		}
+		// The LNS hears TX_ACK when the hotspot's forwarder reported on the
+		// transmission, with its error; nothing when the router could not
+		// pass the downlink on or no report came (the LNS's timeout).
+		token := pr.Token
 		tx := pr.TXPK
 		d := delivery.Downlink{Hotspot: g.pk, Payload: append([]byte(nil), tx.Data...), Immediate: tx.Imme,
-			Frequency: tx.FreqHz(), DataRate: tx.DatR.String(), PowerDBm: uint32(tx.Powe)}
+			Frequency: tx.FreqHz(), DataRate: tx.DatR.String(), PowerDBm: uint32(tx.Powe),
+			Ack: func(st wire.TxStatus) {
+				e, ok := txError(st)
+				if !ok {
+					return
+				}
+				ack, err := (&gwmp.TxAck{Header: gwmp.Header{Version: gwmp.Version2, Token: token}, GatewayEUI: g.eui, Error: e}).MarshalBinary()
+				if err == nil {
+					_, _ = g.conn.Write(ack)
+				}
+			}}
 		if tx.Tmst != nil {
 			d.Tmst = *tx.Tmst
 			d.PacketHash, d.HasHash = g.match(d.Tmst)
@@ -312,4 +323,30 @@ func (g *gateway) match(tmst uint32) ([32]byte, bool) {
 		}
 	}
 	return [32]byte{}, false
+}
+
+// txError maps a hotspot's TxAck status to the TX_ACK error a Semtech
+// forwarder would have sent; ok is false for outcomes the protocol has no
+// word for (no forwarder, its timeout, unknown), which the LNS then reads
+// as a timeout.
+func txError(st wire.TxStatus) (e gwmp.TxError, ok bool) {
+	switch st {
+	case wire.TxStatus_TX_OK:
+		return gwmp.TxErrorNone, true
+	case wire.TxStatus_TX_TOO_LATE:
+		return gwmp.TxErrorTooLate, true
+	case wire.TxStatus_TX_TOO_EARLY:
+		return gwmp.TxErrorTooEarly, true
+	case wire.TxStatus_TX_COLLISION_PACKET:
+		return gwmp.TxErrorCollisionPacket, true
+	case wire.TxStatus_TX_COLLISION_BEACON:
+		return gwmp.TxErrorCollisionBeacon, true
+	case wire.TxStatus_TX_FREQ:
+		return gwmp.TxErrorTxFreq, true
+	case wire.TxStatus_TX_POWER:
+		return gwmp.TxErrorTxPower, true
+	case wire.TxStatus_TX_GPS_UNLOCKED:
+		return gwmp.TxErrorGPSUnlocked, true
+	}
+	return "", false
 }
