@@ -193,7 +193,26 @@ wait:
 		pd.Rx1.DataRate != "SF7BW125" || pd.Rx2 == nil || pd.Rx2.Tmst != 9_000_000 {
 		t.Fatalf("PacketDown %v", pd)
 	}
-	// The ack follows the publish.
+	// No ack before the hotspot reports on the transmission.
+	select {
+	case m = <-lnsMsgs:
+		if m.topic == "eu868/gateway/"+gw+"/event/ack" {
+			t.Fatalf("ack before the hotspot's TxAck: %s", m.payload)
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
+	// The hotspot's signed TxAck (too late for its window) becomes the ack.
+	txa := &wire.TxAck{Id: pd.Id, Status: wire.TxStatus_TX_TOO_LATE, Window: 1, ReportedAtMs: uint64(time.Now().UnixMilli())}
+	if err := hk.Sign(txa); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := wire.Marshal(txa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hsCli.Publish(ctx, wire.TxAckTopic(string(hk.Address())), 1, false, tb); err != nil {
+		t.Fatal(err)
+	}
 	for {
 		select {
 		case m = <-lnsMsgs:
@@ -205,8 +224,8 @@ wait:
 		}
 	}
 	var ack chirpmqtt.DownlinkTxAck
-	if err := json.Unmarshal(m.payload, &ack); err != nil || ack.DownlinkID != 99 || ack.Items[0].Status != chirpmqtt.StatusOK {
-		t.Fatalf("ack %s", m.payload)
+	if err := json.Unmarshal(m.payload, &ack); err != nil || ack.DownlinkID != 99 || ack.Items[0].Status != chirpmqtt.StatusTooLate {
+		t.Fatalf("ack %s, want TOO_LATE", m.payload)
 	}
 	if got := svc.DCStore().Balance("maker"); got != 99 {
 		t.Fatalf("balance %d, want 99 (one copy charged once despite republishing)", got)

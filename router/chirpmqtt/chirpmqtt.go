@@ -408,12 +408,18 @@ func (s *Sender) handle(ctx context.Context, c command) {
 		s.ack(ctx, region, ack)
 		return
 	}
+	// The ack says what became of the transmission: an internal error when
+	// the router could not pass the downlink on, else the hotspot's own
+	// report (its TxAck) when it comes; none comes when it does not, which
+	// ChirpStack reads as a timeout.
 	d.Done = func(err error) {
 		if err != nil {
 			ack.Items[0].Status = StatusInternalError
-		} else {
-			ack.Items[0].Status = StatusOK
+			s.ack(ctx, region, ack)
 		}
+	}
+	d.Ack = func(st wire.TxStatus) {
+		ack.Items[0].Status = txAckStatus(st)
 		s.ack(ctx, region, ack)
 	}
 	if s.down == nil {
@@ -433,4 +439,28 @@ func (s *Sender) ack(ctx context.Context, region string, a *DownlinkTxAck) {
 	if err := s.cli.Publish(pctx, region+"/gateway/"+a.GatewayID+"/event/ack", s.cfg.QoS, false, b); err != nil {
 		s.log.Warn("publish ack", "gateway_id", a.GatewayID, "err", err)
 	}
+}
+
+// txAckStatus names a hotspot's TxAck status as gw.TxAckStatus does; a
+// missing forwarder or its timeout is an INTERNAL_ERROR to ChirpStack.
+func txAckStatus(st wire.TxStatus) string {
+	switch st {
+	case wire.TxStatus_TX_OK:
+		return StatusOK
+	case wire.TxStatus_TX_TOO_LATE:
+		return StatusTooLate
+	case wire.TxStatus_TX_TOO_EARLY:
+		return "TOO_EARLY"
+	case wire.TxStatus_TX_COLLISION_PACKET:
+		return "COLLISION_PACKET"
+	case wire.TxStatus_TX_COLLISION_BEACON:
+		return "COLLISION_BEACON"
+	case wire.TxStatus_TX_FREQ:
+		return StatusTxFreq
+	case wire.TxStatus_TX_POWER:
+		return "TX_POWER"
+	case wire.TxStatus_TX_GPS_UNLOCKED:
+		return "GPS_UNLOCKED"
+	}
+	return StatusInternalError
 }
