@@ -155,7 +155,17 @@ func TestRoundTrip(t *testing.T) {
 		d.Frequency != 868_300_000 || d.DataRate != "SF9BW125" || d.PowerDBm != 14 || len(d.Payload) != 10 || d.Done == nil {
 		t.Fatalf("downlink %+v", d)
 	}
+	// Published is not transmitted: the ack waits for the hotspot's report.
 	d.Done(nil)
+	select {
+	case m = <-lnsMsgs:
+		t.Fatalf("ack before the hotspot reported: %s on %s", m.payload, m.topic)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if d.Ack == nil {
+		t.Fatal("downlink without Ack")
+	}
+	d.Ack(wire.TxStatus_TX_OK)
 	m = recv(t, lnsMsgs, "event/ack")
 	var ack DownlinkTxAck
 	if err := json.Unmarshal(m.payload, &ack); err != nil {
