@@ -168,6 +168,7 @@ type Pipeline struct {
 
 	ifmu     sync.Mutex
 	inflight map[[32]byte]struct{} // hashes of rounds being committed
+	recent   *recent               // hashes admitted within DedupTTL, in memory (nil: off)
 	slots    chan struct{}         // admission rounds in progress (at most 2)
 
 	// verifier state, guarded by wmu
@@ -211,8 +212,13 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: metrics: %w", err)
 	}
+	var rec *recent
+	if cfg.DedupFilterBits > 0 {
+		rec = newRecent(cfg.DedupFilterBits, cfg.DedupTTL)
+	}
 	return &Pipeline{
 		cfg: cfg, deps: deps, vcfg: deps.Verifier.Config(), clock: deps.Clock, log: deps.Logger, m: m,
+		recent:   rec,
 		queue:    make(chan *item, cfg.QueueSize),
 		wakeup:   make(chan struct{}, 1),
 		groups:   map[string]*group{},
@@ -400,14 +406,16 @@ func (p *Pipeline) admit(batch []*item) {
 			it.err = p.reject(poc.ReasonDuplicate, nil)
 			continue
 		}
-		dup, err := p.isDuplicate(it.hash, now)
-		if err != nil {
-			it.err = fmt.Errorf("%w: %w", ErrStore, err)
-			continue
-		}
-		if dup {
-			it.err = p.reject(poc.ReasonDuplicate, nil)
-			continue
+		if p.recent == nil || p.recent.mayContain(it.hash) {
+			dup, err := p.isDuplicate(it.hash, now)
+			if err != nil {
+				it.err = fmt.Errorf("%w: %w", ErrStore, err)
+				continue
+			}
+			if dup {
+				it.err = p.reject(poc.ReasonDuplicate, nil)
+				continue
+			}
 		}
 		copy(kbuf[:], "p/")
 		copy(kbuf[2:], it.hash[:])
@@ -418,6 +426,9 @@ func (p *Pipeline) admit(batch []*item) {
 		copy(kbuf[:], "d/")
 		binary.BigEndian.PutUint64(vbuf[:], uint64(now.Add(p.cfg.DedupTTL).UnixNano()))
 		_ = b.Set(kbuf[:], vbuf[:])
+		if p.recent != nil {
+			p.recent.add(it.hash, now) // before the commit: a failed one leaves a false positive, never a miss
+		}
 		accepted = append(accepted, it)
 	}
 	if len(accepted) == 0 {
@@ -608,7 +619,30 @@ func (p *Pipeline) Recover() error {
 	if err := p.reloadLocked(now, &out); err != nil {
 		return err
 	}
-	return p.commitLocked(out)
+	if err := p.commitLocked(out); err != nil {
+		return err
+	}
+	return p.loadRecent(now)
+}
+
+// loadRecent puts the persisted dedup set into the in-memory filter and
+// arms it; reports admitted meanwhile went into it directly.
+func (p *Pipeline) loadRecent(now time.Time) error {
+	if p.recent == nil || p.recent.armed.Load() {
+		return nil
+	}
+	err := p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
+		if len(k) != 2+32 || (len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= now.UnixNano()) {
+			return nil
+		}
+		p.recent.add([32]byte(k[2:]), now)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: dedup filter: %w", err)
+	}
+	p.recent.armed.Store(true)
+	return nil
 }
 
 func (p *Pipeline) replayLocked(now time.Time) error {
