@@ -177,6 +177,9 @@ func newBenchEnv(b *testing.B, bp *benchPool, cfg Config) *benchEnv {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = p.Close(); _ = db.Close() })
+	if err := p.Recover(); err != nil { // as Run does first
+		b.Fatal(err)
+	}
 	return &benchEnv{db: db, clk: clk, p: p, prom: prom}
 }
 
