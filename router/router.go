@@ -166,6 +166,89 @@ type job struct {
 	topic   string
 	payload []byte
 	at      time.Time
+	// Set by verifyBatch: the decoded uplink, its signer, and why it was
+	// refused before routing (empty: passed decode and signature).
+	checked bool
+	up      *wire.PacketUp
+	mt      lorawan.MType
+	part    int
+	pk      identity.PublicKey
+	reason  Reason
+}
+
+// verifyBatchMax bounds how many queued uplinks a worker takes at once to
+// check their signatures in one batch verification.
+const verifyBatchMax = 64
+
+// decode checks a job's topic, size, message and message type.
+func decode(j *job) {
+	j.checked = true
+	t, err := wire.ParseTopic(j.topic)
+	if err != nil || t.Kind != wire.KindUp {
+		j.reason = ReasonBadTopic
+		return
+	}
+	j.part = t.Partition
+	if len(j.payload) > wire.MaxMessageSize {
+		j.reason = ReasonOversize
+		return
+	}
+	up := new(wire.PacketUp)
+	if err := wire.Unmarshal(j.payload, up); err != nil || len(up.Payload) == 0 {
+		j.reason = ReasonMalformed
+		return
+	}
+	mt, err := lorawan.PeekMType(up.Payload)
+	if err != nil {
+		j.reason = ReasonMalformed
+		return
+	}
+	if mt != lorawan.JoinRequest && mt != lorawan.UnconfirmedDataUp && mt != lorawan.ConfirmedDataUp {
+		j.reason = ReasonUnsupportedMType
+		return
+	}
+	j.up, j.mt = up, mt
+}
+
+// verifyBatch decodes jobs and checks their signatures in one batch
+// verification (an entry is valid in a batch exactly when it is alone).
+func (r *Router) verifyBatch(jobs []job) {
+	bv := identity.NewBatch(len(jobs))
+	idx := make([]int, 0, len(jobs))
+	for i := range jobs {
+		j := &jobs[i]
+		decode(j)
+		if j.reason != "" {
+			continue
+		}
+		pk, err := identity.PublicKeyFromBytes(j.up.GetSigner())
+		if err != nil {
+			j.reason = ReasonBadSignature
+			continue
+		}
+		ek, err := r.keys.Get(pk)
+		if err != nil {
+			j.reason = ReasonBadSignature
+			continue
+		}
+		msg, err := identity.SigningBytes(j.up)
+		if err != nil {
+			j.reason = ReasonMalformed
+			continue
+		}
+		j.pk = pk
+		bv.AddExpanded(ek, msg, j.up.GetSignature())
+		idx = append(idx, i)
+	}
+	if len(idx) == 0 {
+		return
+	}
+	_, valid := bv.Verify()
+	for n, i := range idx {
+		if !valid[n] {
+			jobs[i].reason = ReasonBadSignature
+		}
+	}
 }
 
 // New builds a router; it starts nothing.
@@ -282,7 +365,22 @@ func (r *Router) Run(ctx context.Context) error {
 				case <-ctx.Done():
 					return
 				case j := <-q:
-					r.process(j)
+					// Take what else is queued, up to verifyBatchMax, and
+					// check the signatures in one batch.
+					batch := append(make([]job, 0, verifyBatchMax), j)
+				more:
+					for len(batch) < verifyBatchMax {
+						select {
+						case j2 := <-q:
+							batch = append(batch, j2)
+						default:
+							break more
+						}
+					}
+					r.verifyBatch(batch)
+					for _, j := range batch {
+						r.process(j)
+					}
 				}
 			}
 		}()
@@ -358,28 +456,15 @@ func (r *Router) process(j job) Outcome {
 }
 
 func (r *Router) pipeline(j job) Outcome {
-	t, err := wire.ParseTopic(j.topic)
-	if err != nil || t.Kind != wire.KindUp {
-		return Outcome{Reason: ReasonBadTopic}
+	if !j.checked {
+		jj := []job{j}
+		r.verifyBatch(jj)
+		j = jj[0]
 	}
-	if len(j.payload) > wire.MaxMessageSize {
-		return Outcome{Reason: ReasonOversize}
+	if j.reason != "" {
+		return Outcome{Reason: j.reason}
 	}
-	up := new(wire.PacketUp)
-	if err := wire.Unmarshal(j.payload, up); err != nil || len(up.Payload) == 0 {
-		return Outcome{Reason: ReasonMalformed}
-	}
-	mt, err := lorawan.PeekMType(up.Payload)
-	if err != nil {
-		return Outcome{Reason: ReasonMalformed}
-	}
-	if mt != lorawan.JoinRequest && mt != lorawan.UnconfirmedDataUp && mt != lorawan.ConfirmedDataUp {
-		return Outcome{Reason: ReasonUnsupportedMType}
-	}
-	pk, err := r.keys.VerifySigned(up)
-	if err != nil {
-		return Outcome{Reason: ReasonBadSignature}
-	}
+	up, mt, pk := j.up, j.mt, j.pk
 	if _, ok := r.deps.Hotspots.Hotspot(pk); !ok {
 		return Outcome{Reason: ReasonNotOnboarded}
 	}
@@ -387,10 +472,10 @@ func (r *Router) pipeline(j job) Outcome {
 		return Outcome{Reason: ReasonRateLimited}
 	}
 	hash := sha256.Sum256(up.Payload)
-	if int(hash[0])%wire.Partitions != t.Partition {
+	if int(hash[0])%wire.Partitions != j.part {
 		return Outcome{Reason: ReasonWrongPartition}
 	}
-	sh := r.shards[t.Partition%len(r.shards)]
+	sh := r.shards[j.part%len(r.shards)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	rk := replayKey{hotspot: pk, hash: hash}

@@ -529,3 +529,35 @@ func TestTxAckReachesTheSender(t *testing.T) {
 		t.Fatalf("a late ack was passed on: %v", got)
 	}
 }
+
+// TestVerifyBatch: a worker checks the signatures of the uplinks it takes
+// together; a forged one in the batch is refused alone, the others pass,
+// and decode failures keep their own reasons.
+func TestVerifyBatch(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	var jobs []job
+	for i := range 5 {
+		topic, b := up(t, e.keys[i%len(e.keys)], dataFrame(t, uint32(i), 4), -60, uint32(i))
+		jobs = append(jobs, job{topic: topic, payload: b, at: e.clk.Now()})
+	}
+	// Job 2: a valid message whose signature was made for other bytes.
+	forged := new(wire.PacketUp)
+	if err := wire.Unmarshal(jobs[2].payload, forged); err != nil {
+		t.Fatal(err)
+	}
+	forged.Rssi = -20
+	if b, err := wire.Marshal(forged); err == nil {
+		jobs[2].payload = b
+	}
+	jobs[4].payload = []byte{0xff, 0x01} // not a PacketUp
+	e.r.verifyBatch(jobs)
+	want := []Reason{"", "", ReasonBadSignature, "", ReasonMalformed}
+	for i, j := range jobs {
+		if !j.checked || j.reason != want[i] {
+			t.Errorf("job %d: checked %v reason %q, want %q", i, j.checked, j.reason, want[i])
+		}
+		if j.reason == "" && j.pk != e.keys[i%len(e.keys)].Public() {
+			t.Errorf("job %d: signer %v", i, j.pk)
+		}
+	}
+}
