@@ -223,7 +223,6 @@ type hot struct {
 	reports    ring[report]
 	silence    ring[expect]
 	peers      map[identity.PublicKey]*peer
-	in         map[identity.PublicKey]time.Time // who witnessed its beacons
 	lastReport time.Time
 	lastSeen   time.Time
 	trust      Trust
@@ -315,7 +314,7 @@ func (t *Tracker) hotLocked(pk identity.PublicKey, now time.Time) *hot {
 		if len(t.hs) >= t.cfg.MaxHotspots {
 			t.evictLocked()
 		}
-		h = &hot{pk: pk, peers: map[identity.PublicKey]*peer{}, in: map[identity.PublicKey]time.Time{}}
+		h = &hot{pk: pk, peers: map[identity.PublicKey]*peer{}}
 		h.trust = Trust{Hotspot: pk.String(), Score: t.cfg.ProbationTrust, Probation: true, Since: now, Evidence: []string{}}
 		h.trust.Multiplier = t.cfg.Multiplier(h.trust.Score)
 		t.hs[pk] = h
@@ -450,10 +449,6 @@ func (t *Tracker) Observe(r ingest.Result) {
 		}
 		t.peerLocked(h, b.pk, now).hear.add(res)
 		t.peerLocked(b, h.pk, now).heard.add(res)
-		if len(b.in) >= t.cfg.PeerWindow {
-			oldestDelete(b.in)
-		}
-		b.in[h.pk] = now
 	}
 	if b != nil && r.OtherwiseValid {
 		if freq > 0 {
@@ -483,18 +478,6 @@ func (t *Tracker) Observe(r ingest.Result) {
 			fn(n.addr, n.body)
 		}
 	}
-}
-
-func oldestDelete(m map[identity.PublicKey]time.Time) {
-	var k identity.PublicKey
-	var at time.Time
-	first := true
-	for pk, v := range m {
-		if first || v.Before(at) {
-			k, at, first = pk, v, false
-		}
-	}
-	delete(m, k)
 }
 
 func (t *Tracker) peerLocked(h *hot, pk identity.PublicKey, now time.Time) *peer {

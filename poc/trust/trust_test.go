@@ -246,7 +246,7 @@ func TestRepeatedLinksArePeersNotSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &hot{peers: map[identity.PublicKey]*peer{}, in: map[identity.PublicKey]time.Time{}}
+	h := &hot{peers: map[identity.PublicKey]*peer{}}
 	for _, l := range links {
 		h.links.add(l, tr.cfg.Window)
 	}
@@ -317,7 +317,7 @@ func TestProbationCannotFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &hot{peers: map[identity.PublicKey]*peer{}, in: map[identity.PublicKey]time.Time{}}
+	h := &hot{peers: map[identity.PublicKey]*peer{}}
 	h.trust = Trust{Score: tr.cfg.ProbationTrust, Probation: true}
 	for i := range 12 {
 		var pk identity.PublicKey
