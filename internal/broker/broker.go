@@ -22,6 +22,7 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hexnet/hexnet/internal/broker/token"
@@ -248,7 +249,8 @@ func (b *Broker) Run(ctx context.Context) error {
 	if err := srv.AddHook(&authHook{b: b}, nil); err != nil {
 		return fmt.Errorf("broker: add auth hook: %w", err)
 	}
-	l := &tcpListener{id: listenerID, addr: b.cfg.Addr, tls: b.tls, connectTimeout: b.cfg.ConnectTimeout}
+	l := &tcpListener{id: listenerID, addr: b.cfg.Addr, tls: b.tls, connectTimeout: b.cfg.ConnectTimeout,
+		disconnect: func(id string) { disconnectListener(srv, id) }}
 	if err := srv.AddListener(l); err != nil {
 		return fmt.Errorf("broker: listen on %s: %w", b.cfg.Addr, err)
 	}
@@ -275,6 +277,18 @@ func (b *Broker) Run(ctx context.Context) error {
 		return fmt.Errorf("broker: close: %w", err)
 	}
 	return nil
+}
+
+// disconnectListener sends a server-shutting-down DISCONNECT to every open
+// client of the listener id. It lists clients with Clients.GetAll, which
+// holds the clients' read lock once, never mochi's GetByListener (see
+// tcpListener.Close).
+func disconnectListener(srv *mqtt.Server, id string) {
+	for _, cl := range srv.Clients.GetAll() {
+		if cl.Net.Listener == id && !cl.Closed() {
+			_ = srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }
 
 // Ready is closed once Run has bound its listener; Addr is valid from then on.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -595,5 +596,78 @@ func TestClientsGauge(t *testing.T) {
 	connect(t, e.opts(hs, string(hs.Address())))
 	if g := gauge(); g != 2 {
 		t.Errorf("gauge with two clients = %v", g)
+	}
+}
+
+// TestCloseWhileClientsLeave closes the broker while its clients disconnect.
+// Each leaving clean-session client deletes itself from mochi's client map as
+// the listener's Close lists the clients; a listing that takes the map's read
+// lock twice deadlocks against that delete, and Close never returns.
+func TestCloseWhileClientsLeave(t *testing.T) {
+	const rounds, clients = 20, 32
+	for round := range rounds {
+		b, err := New(Config{Addr: "127.0.0.1:0"}, Deps{Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- b.Run(context.Background()) }()
+		<-b.Ready()
+		var conns []net.Conn
+		for i := range clients {
+			c, err := net.Dial("tcp", b.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// An anonymous MQTT 3.1.1 CONNECT with a clean session.
+			id := []byte(fmt.Sprintf("c%03d", i))
+			body := append([]byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, 0, byte(len(id))}, id...)
+			if _, err := c.Write(append([]byte{0x10, byte(len(body))}, body...)); err != nil {
+				t.Fatal(err)
+			}
+			ack := make([]byte, 4)
+			_ = c.SetReadDeadline(time.Now().Add(wait))
+			if _, err := io.ReadFull(c, ack); err != nil || ack[0] != 0x20 {
+				t.Fatalf("round %d client %d: CONNACK %x, %v", round, i, ack, err)
+			}
+			conns = append(conns, c)
+		}
+		var wg sync.WaitGroup
+		for _, c := range conns {
+			wg.Go(func() { _, _ = c.Write([]byte{0xe0, 0}); _ = c.Close() }) // DISCONNECT
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- b.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatalf("round %d: Close = %v", round, err)
+			}
+		case <-time.After(wait):
+			t.Fatalf("round %d: Close did not return while clients left", round)
+		}
+		wg.Wait()
+		if err := <-errc; err != nil {
+			t.Fatalf("round %d: Run = %v", round, err)
+		}
+	}
+}
+
+// TestListenerCloseAvoidsMochiCloseFn pins the deadlock fix: the listener
+// disconnects its clients through its own function, never through mochi's
+// CloseFn (whose GetByListener read-locks the client map twice), and does so
+// once however often Close is called.
+func TestListenerCloseAvoidsMochiCloseFn(t *testing.T) {
+	var got []string
+	l := &tcpListener{id: "t1", addr: "127.0.0.1:0", connectTimeout: wait,
+		disconnect: func(id string) { got = append(got, id) }}
+	if err := l.Init(quiet()); err != nil {
+		t.Fatal(err)
+	}
+	mochiFn := func(string) { t.Error("listener called mochi's CloseFn") }
+	l.Close(mochiFn)
+	l.Close(mochiFn)
+	if len(got) != 1 || got[0] != "t1" {
+		t.Errorf("disconnect calls = %q, want [t1]", got)
 	}
 }

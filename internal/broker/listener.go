@@ -20,7 +20,10 @@ type tcpListener struct {
 	addr           string
 	tls            *tls.Config
 	connectTimeout time.Duration
-	log            *slog.Logger
+	// disconnect ends the sessions of the clients attached through this
+	// listener; Close calls it instead of mochi's own CloseFn (see Close).
+	disconnect func(listenerID string)
+	log        *slog.Logger
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -103,7 +106,13 @@ func (l *tcpListener) Protocol() string {
 
 // Close stops accepting, disconnects the attached clients and closes every
 // remaining connection.
-func (l *tcpListener) Close(closeClients listeners.CloseFn) {
+//
+// It ignores mochi's CloseFn: that one lists clients with
+// Clients.GetByListener, which takes the clients' read lock twice (it calls
+// Len inside its own RLock). A client disconnecting in between queues a
+// writer on the lock, the second RLock waits behind it, and the writer waits
+// for the first: the broker's shutdown hung for 30 minutes in CI that way.
+func (l *tcpListener) Close(_ listeners.CloseFn) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -114,7 +123,9 @@ func (l *tcpListener) Close(closeClients listeners.CloseFn) {
 		_ = l.ln.Close()
 	}
 	l.mu.Unlock()
-	closeClients(l.id)
+	if l.disconnect != nil {
+		l.disconnect(l.id)
+	}
 	l.mu.Lock()
 	for c := range l.conns {
 		_ = c.Close()
