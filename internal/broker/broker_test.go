@@ -671,3 +671,71 @@ func TestListenerCloseAvoidsMochiCloseFn(t *testing.T) {
 		t.Errorf("disconnect calls = %q, want [t1]", got)
 	}
 }
+
+// TestSlowSubscriberDropsAreCounted fills the queue of a service that
+// subscribes and then stops reading: the broker drops what does not fit in
+// WritesPending and counts it by client kind.
+func TestSlowSubscriberDropsAreCounted(t *testing.T) {
+	e := start(t, func(c *Config, _ *Deps) { c.WritesPending = 4 })
+	// A raw MQTT 3.1.1 client logging in as the service, so that nothing
+	// reads its socket after the SUBACK.
+	conn, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	str := func(s string) []byte { return append([]byte{byte(len(s) >> 8), byte(len(s))}, s...) }
+	body := []byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0xc2, 0, 60} // username, password, clean session
+	body = append(body, str("slow")...)
+	body = append(body, str(string(e.service.Address()))...)
+	body = append(body, str(token.Password(e.service, e.clock.Now()))...)
+	pkt := []byte{0x10, byte(len(body)&0x7f | 0x80), byte(len(body) >> 7)}
+	if _, err := conn.Write(append(pkt, body...)); err != nil {
+		t.Fatal(err)
+	}
+	sub := append([]byte{0, 1}, str("hexnet/v1/#")...)
+	sub = append(sub, 0)
+	if _, err := conn.Write(append([]byte{0x82, byte(len(sub))}, sub...)); err != nil {
+		t.Fatal(err)
+	}
+	ack := make([]byte, 4+5) // CONNACK, SUBACK
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
+	if _, err := io.ReadFull(conn, ack); err != nil || ack[0] != 0x20 || ack[3] != 0 || ack[4] != 0x90 {
+		t.Fatalf("CONNACK/SUBACK %x, %v", ack, err)
+	}
+
+	pub := connect(t, e.opts(e.service, "publisher"))
+	payload := string(bytes.Repeat([]byte("x"), 32<<10))
+	deadline := time.Now().Add(wait)
+	for droppedFor(t, e.reg, "service") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no drop counted for a subscriber that never reads")
+		}
+		for range 64 { // 2 MiB a round, until the socket buffers are full
+			pub.Publish(wire.EntropyTopic, 0, false, payload)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := droppedFor(t, e.reg, "hotspot"); n != 0 {
+		t.Errorf("hotspot drops = %v, want 0", n)
+	}
+}
+
+func droppedFor(t *testing.T, reg *prometheus.Registry, kind string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "hexnet_broker_dropped_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == kind {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1
+}

@@ -23,7 +23,19 @@ func (h *authHook) ID() string { return "hexnet-auth" }
 
 // Provides reports the hook methods implemented.
 func (h *authHook) Provides(m byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{m})
+	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublishDropped}, []byte{m})
+}
+
+// OnPublishDropped counts a message dropped for a client whose queue of
+// unread messages (Config.WritesPending) was full. The publisher already
+// had its acknowledgement, so this is the one place the loss shows.
+func (h *authHook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
+	kind := "hotspot"
+	if h.b.isService(string(cl.Properties.Username)) {
+		kind = "service"
+	}
+	h.b.dropped.WithLabelValues(kind).Inc()
+	h.b.log.Warn("broker dropped a message for a slow client", "client_id", cl.ID, "kind", kind, "topic", pk.TopicName)
 }
 
 // OnConnectAuthenticate accepts a client whose password is a valid token of its username's key.
