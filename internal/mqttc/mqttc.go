@@ -209,6 +209,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		SetKeepAlive(cfg.KeepAlive).
 		SetPingTimeout(cfg.ConnectTimeout).
 		SetAutoReconnect(true).
+		SetCustomOpenConnectionFn(openConnection).
 		SetConnectRetry(false).
 		SetMaxReconnectInterval(cfg.MaxReconnectInterval).
 		SetOnConnectHandler(func(paho.Client) { c.onConnect() }).

@@ -292,7 +292,13 @@ func TestPersistentSessionQueuesQoS1(t *testing.T) {
 		t.Fatal(err)
 	}
 	dial(t, cfg)
-	if got := next(t, ups); got.payload != "while away" {
+	// The handler saw "first" before paho sent its PUBACK; when Close wins
+	// that race the broker redelivers it, as QoS 1 (at least once) allows.
+	got := next(t, ups)
+	if got.payload == "first" {
+		got = next(t, ups)
+	}
+	if got.payload != "while away" {
 		t.Errorf("got %+v", got)
 	}
 }

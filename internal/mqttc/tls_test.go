@@ -72,6 +72,9 @@ func TestTLS(t *testing.T) {
 		if err := c.Publish(context.Background(), wire.UpTopic(1), 1, false, []byte("x")); err != nil {
 			t.Errorf("%s: publish: %v", scheme, err)
 		}
+		// The next scheme logs in with the same client ID: were this client
+		// left running it would reconnect and take the session back.
+		_ = c.Close()
 	}
 	// Plain MQTT to the TLS port, and TLS without trusting the certificate, fail.
 	short, cancelShort := context.WithTimeout(context.Background(), 2*time.Second)
