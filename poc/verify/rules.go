@@ -116,10 +116,10 @@ func (v *Verifier) witness(b BeaconIn, bh Hotspot, entropyTs int64, deadline tim
 	if h.Region != bh.Region || r.GetRegion() != h.Region {
 		return poc.ReasonInvalidRegion, 0
 	}
-	if v.cfg.tooClose(bh.Location, h.Location) {
+	d := v.geo.distanceM(bh.Location, h.Location)
+	if v.geo.tooClose(bh.Location, h.Location, d) {
 		return poc.ReasonBelowMinDistance, 0
 	}
-	d := DistanceM(bh.Location, h.Location)
 	if d > v.cfg.MaxDistanceM {
 		return poc.ReasonMaxDistanceExceeded, d
 	}

@@ -76,6 +76,7 @@ type Deps struct {
 type Verifier struct {
 	cfg  Config
 	deps Deps
+	geo  *geo
 }
 
 // ErrMissingDep is returned by New when a required dependency is nil.
@@ -89,7 +90,7 @@ func New(cfg Config, deps Deps) (*Verifier, error) {
 	if deps.Registry == nil || deps.Entropies == nil || deps.Build == nil || deps.History == nil {
 		return nil, ErrMissingDep
 	}
-	return &Verifier{cfg: cfg, deps: deps}, nil
+	return &Verifier{cfg: cfg, deps: deps, geo: newGeo(cfg)}, nil
 }
 
 // Config returns the verifier's config.
