@@ -46,6 +46,12 @@ type Config struct {
 	BackoffMax time.Duration `toml:"backoff_max"`
 	// SweepInterval is how often expired state is dropped. Default 1 s.
 	SweepInterval time.Duration `toml:"sweep_interval"`
+	// BatchWait is how long a worker that took one uplink waits for more
+	// before checking their signatures in one batch. A batch of one costs
+	// about 35 µs a signature, one of 16 about 17 µs: under load the wait
+	// buys back far more CPU than it adds latency (RX1 is 1 s after the
+	// uplink). Default 1 ms; negative: no wait.
+	BatchWait time.Duration `toml:"batch_wait"`
 }
 
 // Defaults of Config.
@@ -64,6 +70,7 @@ const (
 	DefaultBackoffMin     = 100 * time.Millisecond
 	DefaultBackoffMax     = 30 * time.Second
 	DefaultSweepInterval  = time.Second
+	DefaultBatchWait      = time.Millisecond
 )
 
 // WithDefaults returns c with every zero field set to its default.
@@ -90,6 +97,7 @@ func (c Config) WithDefaults() Config {
 	set(&c.BackoffMin, DefaultBackoffMin)
 	set(&c.BackoffMax, DefaultBackoffMax)
 	set(&c.SweepInterval, DefaultSweepInterval)
+	set(&c.BatchWait, DefaultBatchWait)
 	if c.RateLimit == 0 {
 		c.RateLimit = DefaultRateLimit
 	}

@@ -240,6 +240,7 @@ func (r *Router) verifyBatch(jobs []job) {
 		bv.AddExpanded(ek, msg, j.up.GetSignature())
 		idx = append(idx, i)
 	}
+	r.m.batch.Observe(float64(len(jobs)))
 	if len(idx) == 0 {
 		return
 	}
@@ -360,13 +361,16 @@ func (r *Router) Run(ctx context.Context) error {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
+			timer := time.NewTimer(time.Hour)
+			timer.Stop()
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case j := <-q:
-					// Take what else is queued, up to verifyBatchMax, and
-					// check the signatures in one batch.
+					// Take what else is queued or arrives within BatchWait,
+					// up to verifyBatchMax, and check the signatures in one
+					// batch.
 					batch := append(make([]job, 0, verifyBatchMax), j)
 				more:
 					for len(batch) < verifyBatchMax {
@@ -376,6 +380,24 @@ func (r *Router) Run(ctx context.Context) error {
 						default:
 							break more
 						}
+					}
+					if wait := r.cfg.BatchWait; wait > 0 && len(batch) < verifyBatchMax {
+						// A real timer, not the injectable clock: this is
+						// scheduling, and a test's frozen clock must not
+						// hold uplinks back.
+						timer.Reset(wait)
+					fill:
+						for len(batch) < verifyBatchMax {
+							select {
+							case j2 := <-q:
+								batch = append(batch, j2)
+							case <-timer.C:
+								break fill
+							case <-ctx.Done():
+								break fill
+							}
+						}
+						timer.Stop()
 					}
 					r.verifyBatch(batch)
 					for _, j := range batch {

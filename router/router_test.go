@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	dto "github.com/prometheus/client_model/go"
 	"testing"
 	"time"
 
@@ -559,5 +560,35 @@ func TestVerifyBatch(t *testing.T) {
 		if j.reason == "" && j.pk != e.keys[i%len(e.keys)].Public() {
 			t.Errorf("job %d: signer %v", i, j.pk)
 		}
+	}
+}
+
+// TestBatchWait: a worker that took one uplink waits BatchWait (real time,
+// not the router's frozen test clock) for more and checks them in one
+// batch; without the wait, uplinks arriving apart are checked apart.
+func TestBatchWait(t *testing.T) {
+	for _, tc := range []struct {
+		wait    time.Duration
+		batches float64
+	}{{time.Second, 1}, {-1, 3}} {
+		e := newEnv(t, Config{Workers: 1, BatchWait: tc.wait}, nil)
+		e.addRoute("r", "payer", 3, nil)
+		_ = e.dc.Credit("payer", 100)
+		ctx, cancel := context.WithCancel(context.Background())
+		go e.r.Run(ctx)
+		for i := range 3 {
+			topic, b := up(t, e.keys[i], dataFrame(t, 9, 4), -50, uint32(i))
+			e.r.Handle(topic, b)
+			time.Sleep(20 * time.Millisecond) // far apart for a worker, far within the wait
+		}
+		waitFor(t, func() bool { return counterValue(e.r.m.bought) == 3 }, "three copies bought")
+		var m dto.Metric
+		if err := e.r.m.batch.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if h := m.GetHistogram(); h.GetSampleCount() != uint64(tc.batches) || h.GetSampleSum() != 3 {
+			t.Errorf("BatchWait %v: %d batches of %v uplinks in all, want %v batches of 3", tc.wait, h.GetSampleCount(), h.GetSampleSum(), tc.batches)
+		}
+		cancel()
 	}
 }
