@@ -100,29 +100,40 @@ func ParseTopic(t string) (Parsed, error) {
 	if !ok {
 		return Parsed{}, fmt.Errorf("%w: %q lacks prefix %q", ErrBadTopic, t, Prefix)
 	}
-	parts := strings.Split(rest, "/")
-	bad := fmt.Errorf("%w: unknown topic %q", ErrBadTopic, t)
+	// Every message a broker or service handles passes here: no allocation
+	// on the way to a valid topic (the error is built only when returned).
+	first, rest, two := strings.Cut(rest, "/")
+	second, third, three := strings.Cut(rest, "/")
 	switch {
-	case len(parts) == 1 && parts[0] == "entropy":
+	case first == "entropy" && !two:
 		return Parsed{Kind: KindEntropy}, nil
-	case len(parts) == 2 && (parts[0] == "up" || parts[0] == "poc"):
-		p, err := strconv.Atoi(parts[1])
-		if err != nil || p < 0 || p >= Partitions || strconv.Itoa(p) != parts[1] {
+	case (first == "up" || first == "poc") && two && !three:
+		p, err := strconv.Atoi(second)
+		if err != nil || p < 0 || p >= Partitions || strconv.Itoa(p) != second {
 			return Parsed{}, fmt.Errorf("%w: bad partition in %q", ErrBadTopic, t)
 		}
 		k := KindUp
-		if parts[0] == "poc" {
+		if first == "poc" {
 			k = KindPoC
 		}
 		return Parsed{Kind: k, Partition: p}, nil
-	case len(parts) == 2 && parts[0] == "release" && validSegment(parts[1]):
-		return Parsed{Kind: KindRelease, Channel: parts[1]}, nil
-	case len(parts) == 3 && parts[0] == "hotspot" && validSegment(parts[1]):
-		k := map[string]Kind{"state": KindState, "down": KindDown, "txack": KindTxAck, "config": KindConfig}[parts[2]]
-		if k == KindUnknown {
-			return Parsed{}, bad
+	case first == "release" && two && !three && validSegment(second):
+		return Parsed{Kind: KindRelease, Channel: second}, nil
+	case first == "hotspot" && three && !strings.Contains(third, "/") && validSegment(second):
+		var k Kind
+		switch third {
+		case "state":
+			k = KindState
+		case "down":
+			k = KindDown
+		case "txack":
+			k = KindTxAck
+		case "config":
+			k = KindConfig
 		}
-		return Parsed{Kind: k, Address: parts[1]}, nil
+		if k != KindUnknown {
+			return Parsed{Kind: k, Address: second}, nil
+		}
 	}
-	return Parsed{}, bad
+	return Parsed{}, fmt.Errorf("%w: unknown topic %q", ErrBadTopic, t)
 }
