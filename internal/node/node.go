@@ -64,6 +64,11 @@ type BrokerConfig struct {
 // StoreConfig tunes Pebble.
 type StoreConfig struct {
 	CacheMiB int64 `toml:"cache_mib" help:"Pebble block cache in MiB"`
+	// SyncInterval bounds how long a write made without sync (data-credit
+	// debits, data-transfer records) may stay in the OS page cache: a power
+	// loss forgets at most this much of them (an undercharge, never a double
+	// charge). Real time, not the node's clock.
+	SyncInterval time.Duration `toml:"sync_interval" help:"fsync the store's log at least this often (real time)"`
 }
 
 // DefaultConfig returns the defaults of `hexnet serve`.
@@ -72,7 +77,7 @@ func DefaultConfig() Config {
 		DataDir:  "hexnet-data",
 		HTTP:     HTTPConfig{Addr: "127.0.0.1:8080"},
 		Broker:   BrokerConfig{Listen: broker.DefaultAddr, MaxClockSkew: broker.DefaultMaxClockSkew},
-		Store:    StoreConfig{CacheMiB: 64},
+		Store:    StoreConfig{CacheMiB: 64, SyncInterval: 200 * time.Millisecond},
 		Ledger:   ledger.DefaultConfig(),
 		PoC:      pocsvc.DefaultConfig(),
 		Maps:     mapssvc.DefaultConfig(),
@@ -116,6 +121,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.CacheMiB <= 0 {
 		errs = append(errs, errors.New("store.cache_mib must be positive"))
+	}
+	if c.Store.SyncInterval <= 0 {
+		errs = append(errs, errors.New("store.sync_interval must be positive"))
 	}
 	return errors.Join(errs...)
 }
@@ -234,6 +242,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.registry.MustRegister(db.Collector())
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return db.SyncEvery(gctx, n.cfg.Store.SyncInterval) })
 	var b *broker.Broker
 	if n.cfg.Broker.External == "" {
 		services := make([]string, 0, 5)
