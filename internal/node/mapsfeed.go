@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hexnet/hexnet/internal/identity"
 	"github.com/hexnet/hexnet/internal/ledger"
 	"github.com/hexnet/hexnet/internal/wire"
@@ -27,6 +29,8 @@ type mapsFeed struct {
 	seen    map[uint64]bool      // epochs already fed
 	packets chan router.Purchase // copies the router bought, fed by run
 	dropped atomic.Uint64        // purchases not shown: the feed was full
+	// droppedMetric counts the same drops for /metrics (nil in tests).
+	droppedMetric prometheus.Counter
 }
 
 // packetQueue bounds the purchases waiting for the explorer.
@@ -38,6 +42,9 @@ func (f *mapsFeed) purchase(p router.Purchase) {
 	select {
 	case f.packets <- p:
 	default:
+		if f.droppedMetric != nil {
+			f.droppedMetric.Inc()
+		}
 		if f.dropped.Add(1)%1000 == 1 {
 			f.log.Warn("maps: packet feed full", "dropped", f.dropped.Load())
 		}

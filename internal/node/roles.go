@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hexnet/hexnet/internal/identity"
@@ -130,12 +131,19 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 	r.closers = append(r.closers, m.Close)
 	n.registry.MustRegister(m.Collector())
 	goRole(g, ctx, func() error { return m.Run(ctx) })
-	feed := &mapsFeed{agg: m.Agg, ledger: led, log: n.log, seen: map[uint64]bool{}, packets: make(chan router.Purchase, packetQueue)}
+	feedDropped := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hexnet_maps_feed_dropped_total",
+		Help: "Events not shown on the explorer because its feed queue was full, by feed (packets, hotspots)."}, []string{"feed"})
+	n.registry.MustRegister(feedDropped)
+	feed := &mapsFeed{agg: m.Agg, ledger: led, log: n.log, seen: map[uint64]bool{}, packets: make(chan router.Purchase, packetQueue),
+		droppedMetric: feedDropped.WithLabelValues("packets")}
 	changed := make(chan identity.PublicKey, 4096)
+	hotspotsDropped := feedDropped.WithLabelValues("hotspots")
 	led.SubscribeHotspots(func(pk identity.PublicKey) {
 		select {
 		case changed <- pk:
 		default:
+			// The explorer misses this change until the hotspot's next one.
+			hotspotsDropped.Inc()
 		}
 	})
 	goRole(g, ctx, func() error { return feed.run(ctx, changed) })
