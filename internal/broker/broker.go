@@ -155,6 +155,9 @@ type Broker struct {
 	aclDenied *prometheus.CounterVec
 	dropped   *prometheus.CounterVec
 
+	foreignSigner prometheus.Counter
+	hotspotKeys   sync.Map // *mqtt.Client → identity.PublicKey of each connected hotspot
+
 	mu      sync.Mutex
 	srv     *mqtt.Server
 	addr    string
@@ -227,7 +230,11 @@ func New(cfg Config, deps Deps) (*Broker, error) {
 		Name: "hexnet_broker_clients_connected",
 		Help: "MQTT clients currently connected.",
 	}, b.connected)
-	for _, c := range []prometheus.Collector{b.refused, b.aclDenied, b.dropped, clients} {
+	b.foreignSigner = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hexnet_broker_foreign_signer_total",
+		Help: "Uplinks and PoC reports a hotspot published in another hotspot's name, acknowledged and dropped.",
+	})
+	for _, c := range []prometheus.Collector{b.refused, b.aclDenied, b.dropped, b.foreignSigner, clients} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("broker: register metrics: %w", err)
 		}

@@ -739,3 +739,66 @@ func droppedFor(t *testing.T, reg *prometheus.Registry, kind string) float64 {
 	}
 	return -1
 }
+
+// TestHotspotSpeaksOnlyForItself: an uplink or PoC report a hotspot
+// publishes in another hotspot's name is acknowledged and dropped, and
+// counted; its own, and payloads naming no signer, pass.
+func TestHotspotSpeaksOnlyForItself(t *testing.T) {
+	e := start(t, nil)
+	svc := connect(t, e.opts(e.service, "router"))
+	all := newSink()
+	subscribe(t, svc, "hexnet/v1/#", all)
+	hs, other := testKey(t, 1), testKey(t, 2)
+	c := connect(t, e.opts(hs, string(hs.Address())))
+
+	up := func(k *identity.Key) string {
+		p := &wire.PacketUp{Payload: []byte{0x40, 1, 2, 3, 4}, Frequency: 868_100_000}
+		if err := k.Sign(p); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := wire.Marshal(p)
+		return string(b)
+	}
+	witness := func(k *identity.Key) string {
+		w := &wire.WitnessReport{Data: []byte{1, 2}, Frequency: 868_100_000}
+		if err := k.Sign(w); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := wire.Marshal(&wire.PocReport{Report: &wire.PocReport_Witness{Witness: w}})
+		return string(b)
+	}
+	publish(t, c, wire.UpTopic(1), 1, false, up(other))
+	publish(t, c, wire.PoCTopic(1), 1, false, witness(other))
+	for _, want := range []string{up(hs), witness(hs), "not a message"} {
+		topic := wire.UpTopic(2)
+		if want == witness(hs) {
+			topic = wire.PoCTopic(2)
+		}
+		publish(t, c, topic, 1, false, want)
+		if got := all.next(t); got.payload != want {
+			t.Fatalf("service got %q, want the next allowed publish %q", got.payload, want)
+		}
+	}
+	if n := foreignSigners(t, e.reg); n != 2 {
+		t.Errorf("foreign signer count %v, want 2", n)
+	}
+	// A service may publish anything in anyone's name (the router, tests).
+	publish(t, svc, wire.UpTopic(3), 1, false, up(other))
+	if got := all.next(t); got.payload != up(other) {
+		t.Errorf("service's publish dropped")
+	}
+}
+
+func foreignSigners(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "hexnet_broker_foreign_signer_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return -1
+}

@@ -23,7 +23,45 @@ func (h *authHook) ID() string { return "hexnet-auth" }
 
 // Provides reports the hook methods implemented.
 func (h *authHook) Provides(m byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublishDropped}, []byte{m})
+	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublishDropped,
+		mqtt.OnPublish, mqtt.OnDisconnect}, []byte{m})
+}
+
+// OnPublish refuses a hotspot's uplink or PoC report that names another
+// hotspot as its signer: a hotspot speaks only for itself. Without this
+// check any connected hotspot could publish messages with forged
+// signatures in other hotspots' names, and every one of them spoils the
+// batch signature check of the messages around it in the router or the
+// PoC oracle (the batch falls back to one check per message). With it, a
+// bad signature can only be its publisher's own. The message is
+// acknowledged and dropped, and counted in
+// hexnet_broker_foreign_signer_total. A payload that does not parse, or
+// names no signer, passes: the service refuses it as malformed before any
+// signature check.
+func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	own, ok := h.b.hotspotKeys.Load(cl)
+	if !ok {
+		return pk, nil // a service
+	}
+	p, err := wire.ParseTopic(pk.TopicName)
+	if err != nil || (p.Kind != wire.KindUp && p.Kind != wire.KindPoC) {
+		return pk, nil
+	}
+	signer, err := wire.SignerOf(p.Kind, pk.Payload)
+	if err != nil || len(signer) == 0 {
+		return pk, nil
+	}
+	if pub := own.(identity.PublicKey); !bytes.Equal(signer, pub[:]) {
+		h.b.foreignSigner.Inc()
+		h.b.log.Info("hotspot publish in another hotspot's name refused", "hotspot", string(cl.Properties.Username), "topic", pk.TopicName)
+		return pk, packets.CodeSuccessIgnore
+	}
+	return pk, nil
+}
+
+// OnDisconnect forgets the key of a hotspot client.
+func (h *authHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.b.hotspotKeys.Delete(cl)
 }
 
 // OnPublishDropped counts a message dropped for a client whose queue of
@@ -69,6 +107,7 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		b.refuse(ReasonBadWill, cl.ID, remote, nil)
 		return false
 	}
+	b.hotspotKeys.Store(cl, pub)
 	b.log.Debug("hotspot connected", "client_id", cl.ID, "hotspot", user, "name", identity.Name(pub))
 	return true
 }
