@@ -18,6 +18,7 @@ type metrics struct {
 	downlinks    *prometheus.CounterVec
 	latency      prometheus.Histogram
 	batch        prometheus.Histogram
+	alone        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -40,6 +41,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Downlinks from LNSs, by result."}, []string{"result"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hexnet_router_process_seconds",
 			Help: "Time from receipt to the end of the pipeline.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		alone: prometheus.NewCounter(prometheus.CounterOpts{Name: "hexnet_router_signatures_checked_alone_total",
+			Help: "Uplinks whose signature was checked outside the batch because their signer recently sent a bad one."}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hexnet_router_verify_batch_size",
 			Help: "Uplinks whose signatures a worker checked in one batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 7)}),
 	}
@@ -52,7 +55,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.received, m.dropped, m.bought, m.debited, m.queueDropped, m.queueWaits, m.delivered, m.downlinks, m.latency, m.batch} {
+	for _, c := range []prometheus.Collector{m.received, m.dropped, m.bought, m.debited, m.queueDropped, m.queueWaits, m.delivered, m.downlinks, m.latency, m.batch, m.alone} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -109,15 +109,17 @@ var ErrClosed = errors.New("router: closed")
 
 // Router is the packet router. Build it with New, start it with Run.
 type Router struct {
-	cfg     Config
-	deps    Deps
-	clk     clock.Clock
-	log     *slog.Logger
-	m       *metrics
-	keys    *identity.KeyCache
-	limiter *limiter
-	shards  []*shard
-	queues  []chan job
+	cfg  Config
+	deps Deps
+	clk  clock.Clock
+	log  *slog.Logger
+	m    *metrics
+	keys *identity.KeyCache
+	// suspects are signers with a recent bad signature, checked alone.
+	suspects *identity.Suspects
+	limiter  *limiter
+	shards   []*shard
+	queues   []chan job
 
 	mu      sync.Mutex
 	runCtx  context.Context
@@ -176,6 +178,13 @@ type job struct {
 	reason  Reason
 }
 
+// suspectTTL and suspectMax bound the signers checked alone after a bad
+// signature (identity.Suspects).
+const (
+	suspectTTL = 10 * time.Minute
+	suspectMax = 4096
+)
+
 // verifyBatchMax bounds how many queued uplinks a worker takes at once to
 // check their signatures in one batch verification.
 const verifyBatchMax = 64
@@ -213,6 +222,7 @@ func decode(j *job) {
 // verifyBatch decodes jobs and checks their signatures in one batch
 // verification (an entry is valid in a batch exactly when it is alone).
 func (r *Router) verifyBatch(jobs []job) {
+	now := r.clk.Now()
 	bv := identity.NewBatch(len(jobs))
 	idx := make([]int, 0, len(jobs))
 	for i := range jobs {
@@ -237,6 +247,16 @@ func (r *Router) verifyBatch(jobs []job) {
 			continue
 		}
 		j.pk = pk
+		if r.suspects.Has(pk, now) {
+			// A recent bad signature by this signer: checked alone, so that
+			// another one does not spoil the batch.
+			r.m.alone.Inc()
+			if !ek.Verify(msg, j.up.GetSignature()) {
+				j.reason = ReasonBadSignature
+				r.suspects.Add(pk, now)
+			}
+			continue
+		}
 		bv.AddExpanded(ek, msg, j.up.GetSignature())
 		idx = append(idx, i)
 	}
@@ -248,6 +268,7 @@ func (r *Router) verifyBatch(jobs []job) {
 	for n, i := range idx {
 		if !valid[n] {
 			jobs[i].reason = ReasonBadSignature
+			r.suspects.Add(jobs[i].pk, now)
 		}
 	}
 }
@@ -273,11 +294,12 @@ func New(cfg Config, deps Deps) (*Router, error) {
 	}
 	r := &Router{
 		cfg: cfg, deps: deps, clk: deps.Clock, log: deps.Logger.With("component", "router"), m: m,
-		keys:    identity.NewKeyCache(4096),
-		limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
-		dests:   map[string]*destWorker{},
-		acks:    map[string]pendingAck{},
-		closeCh: make(chan struct{}),
+		keys:     identity.NewKeyCache(4096),
+		suspects: identity.NewSuspects(suspectTTL, suspectMax),
+		limiter:  newLimiter(cfg.RateLimit, cfg.RateBurst),
+		dests:    map[string]*destWorker{},
+		acks:     map[string]pendingAck{},
+		closeCh:  make(chan struct{}),
 	}
 	for i := 0; i < cfg.Workers; i++ {
 		r.shards = append(r.shards, newShard())

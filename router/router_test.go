@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	dto "github.com/prometheus/client_model/go"
+	"slices"
 	"testing"
 	"time"
 
@@ -590,5 +591,54 @@ func TestBatchWait(t *testing.T) {
 			t.Errorf("BatchWait %v: %d batches of %v uplinks in all, want %v batches of 3", tc.wait, h.GetSampleCount(), h.GetSampleSum(), tc.batches)
 		}
 		cancel()
+	}
+}
+
+// TestBadSignerCheckedAlone: after a bad signature, the signer's next
+// uplinks are checked outside the batch (so they cannot spoil it), with the
+// same verdicts; the others' stay in the batch.
+func TestBadSignerCheckedAlone(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	forge := func(k int, fcnt uint32) job {
+		topic, b := up(t, e.keys[k], dataFrame(t, fcnt, 4), -50, fcnt)
+		var m wire.PacketUp
+		if err := wire.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		m.Rssi = -20 // the signature no longer covers the bytes
+		b, _ = wire.Marshal(&m)
+		return job{topic: topic, payload: b, at: e.clk.Now()}
+	}
+	good := func(k int, fcnt uint32) job {
+		topic, b := up(t, e.keys[k], dataFrame(t, fcnt, 4), -50, fcnt)
+		return job{topic: topic, payload: b, at: e.clk.Now()}
+	}
+	round := func(jobs ...job) []Reason {
+		e.r.verifyBatch(jobs)
+		var out []Reason
+		for _, j := range jobs {
+			out = append(out, j.reason)
+		}
+		return out
+	}
+	if got := round(good(1, 1), forge(0, 2), good(2, 3)); !slices.Equal(got, []Reason{"", ReasonBadSignature, ""}) {
+		t.Fatalf("first round %q", got)
+	}
+	if n := counterValue(e.r.m.alone); n != 0 {
+		t.Fatalf("%v checked alone before any bad signature", n)
+	}
+	// Signer 0 is now a suspect: its uplinks, good or forged, are checked
+	// alone and judged as before.
+	if got := round(good(1, 4), forge(0, 5), good(0, 6), good(2, 7)); !slices.Equal(got, []Reason{"", ReasonBadSignature, "", ""}) {
+		t.Fatalf("second round %q", got)
+	}
+	if n := counterValue(e.r.m.alone); n != 2 {
+		t.Errorf("checked alone %v, want 2 (signer 0's two uplinks)", n)
+	}
+	// Ten minutes without a bad signature: back in the batch.
+	e.clk.Advance(11 * time.Minute)
+	round(good(0, 8))
+	if n := counterValue(e.r.m.alone); n != 2 {
+		t.Errorf("checked alone %v after the suspicion expired, want 2", n)
 	}
 }

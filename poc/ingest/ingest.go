@@ -135,6 +135,13 @@ type Trust interface {
 	Observe(r Result)
 }
 
+// suspectTTL and suspectMax bound the signers checked alone after a bad
+// signature (identity.Suspects).
+const (
+	suspectTTL = 10 * time.Minute
+	suspectMax = 4096
+)
+
 // item is one admitted report.
 type item struct {
 	hash    [32]byte
@@ -169,6 +176,7 @@ type Pipeline struct {
 	ifmu     sync.Mutex
 	inflight map[[32]byte]struct{} // hashes of rounds being committed
 	recent   *recent               // hashes admitted within DedupTTL, in memory (nil: off)
+	suspects *identity.Suspects    // signers with a recent bad signature, checked alone
 	slots    chan struct{}         // admission rounds in progress (at most 2)
 
 	// verifier state, guarded by wmu
@@ -219,6 +227,7 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	return &Pipeline{
 		cfg: cfg, deps: deps, vcfg: deps.Verifier.Config(), clock: deps.Clock, log: deps.Logger, m: m,
 		recent:   rec,
+		suspects: identity.NewSuspects(suspectTTL, suspectMax),
 		queue:    make(chan *item, cfg.QueueSize),
 		wakeup:   make(chan struct{}, 1),
 		groups:   map[string]*group{},
@@ -359,8 +368,13 @@ func (p *Pipeline) admit(batch []*item) {
 
 	// One batch verification for the round; each report's signature is
 	// checked exactly once.
+	// A signer with a recent bad signature is checked alone, so that
+	// another one does not spoil the batch.
+	now := p.clock.Now()
 	bv := identity.NewBatch(len(live))
 	checked := live[:0:0]
+	valid := make([]bool, 0, len(live))
+	var batched []int // indexes into checked of the entries in bv
 	for _, it := range live {
 		ek, err := p.deps.Keys.Get(it.rep.Signer)
 		if err != nil {
@@ -372,13 +386,29 @@ func (p *Pipeline) admit(batch []*item) {
 			it.err = p.reject(poc.ReasonMalformed, err)
 			continue
 		}
-		bv.AddExpanded(ek, msg, it.rep.Signed().GetSignature())
+		if p.suspects.Has(it.rep.Signer, now) {
+			p.m.alone.Inc()
+			valid = append(valid, ek.Verify(msg, it.rep.Signed().GetSignature()))
+		} else {
+			bv.AddExpanded(ek, msg, it.rep.Signed().GetSignature())
+			batched = append(batched, len(checked))
+			valid = append(valid, false)
+		}
 		checked = append(checked, it)
 	}
-	_, valid := bv.Verify()
+	if len(batched) > 0 {
+		_, bvalid := bv.Verify()
+		for n, i := range batched {
+			valid[i] = bvalid[n]
+		}
+	}
+	for i, it := range checked {
+		if !valid[i] {
+			p.suspects.Add(it.rep.Signer, now)
+		}
+	}
 
 	// Duplicates by hash: within the round and against the persisted set.
-	now := p.clock.Now()
 	b, err := p.deps.Store.NewBatch()
 	if err != nil {
 		p.storeFail(checked, err)

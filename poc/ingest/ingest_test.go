@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/hexnet/hexnet/internal/wire"
 	"github.com/hexnet/hexnet/poc"
 	"github.com/hexnet/hexnet/poc/verify"
@@ -206,6 +208,16 @@ func TestRejections(t *testing.T) {
 	}
 	if ok != 1 {
 		t.Errorf("%d copies accepted, want 1", ok)
+	}
+	// The wrong_signer case was a bad signature in ws[2]'s name: its next
+	// reports are checked alone (not in a batch they could spoil), and its
+	// genuine one is still accepted.
+	var alone dto.Metric
+	if err := e.p.m.alone.Write(&alone); err != nil {
+		t.Fatal(err)
+	}
+	if n := alone.GetCounter().GetValue(); n != 4 {
+		t.Errorf("%v reports checked alone, want ws[2]'s 4 copies", n)
 	}
 	e.advance(10 * time.Second)
 	got := e.take()

@@ -24,6 +24,7 @@ type metrics struct {
 	waiting  prometheus.Gauge
 	groups   prometheus.Gauge
 	recov    prometheus.Counter
+	alone    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -49,6 +50,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		waiting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hexnet_poc_ingest_waiting_witnesses", Help: "Witness reports waiting for their beacon."}),
 		groups:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "hexnet_poc_ingest_open_groups", Help: "Beacon groups whose window is open."}),
 		recov:   prometheus.NewCounter(prometheus.CounterOpts{Name: "hexnet_poc_ingest_recovered_total", Help: "Persisted unverified reports reloaded from the store."}),
+		alone: prometheus.NewCounter(prometheus.CounterOpts{Name: "hexnet_poc_ingest_checked_alone_total",
+			Help: "Reports whose signature was checked outside the batch because their signer recently sent a bad one."}),
 	}
 	for _, r := range poc.Reasons() {
 		m.rejected[r] = rej.WithLabelValues(r.String())
@@ -59,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.dropped.WithLabelValues(d)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.received, m.accepted, rej, m.verdicts, m.dropped, m.batch, m.waiting, m.groups, m.recov} {
+		for _, c := range []prometheus.Collector{m.received, m.accepted, rej, m.verdicts, m.dropped, m.batch, m.waiting, m.groups, m.recov, m.alone} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
