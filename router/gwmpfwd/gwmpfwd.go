@@ -260,9 +260,17 @@ func clampRSSI(v float32) int16 {
 	return int16(v)
 }
 
+// lnsDatagramSize is the read buffer of each gateway's socket. The LNS
+// sends a gateway PUSH_ACK, PULL_ACK and PULL_RESP, which carries one txpk
+// (at most 255 payload bytes, about 1 KB of JSON). Each hotspot with
+// traffic for a UDP destination has its own socket and reader, so 64 KiB
+// each was 64 MiB of heap per 1,000 hotspots; a longer datagram is cut
+// here and then refused by the decoder as malformed.
+const lnsDatagramSize = 4096
+
 // read handles the LNS's datagrams to one gateway until its socket closes.
 func (s *Sender) read(g *gateway) {
-	buf := make([]byte, 65536)
+	buf := make([]byte, lnsDatagramSize)
 	for {
 		n, err := g.conn.Read(buf)
 		if err != nil {
