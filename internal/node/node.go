@@ -52,13 +52,14 @@ type HTTPConfig struct {
 
 // BrokerConfig selects and configures the MQTT broker.
 type BrokerConfig struct {
-	Listen       string        `toml:"listen" help:"embedded broker TCP address; port 0 picks a free port"`
-	TLSCert      string        `toml:"tls_cert" help:"PEM certificate: the embedded broker speaks TLS when set with tls_key"`
-	TLSKey       string        `toml:"tls_key" help:"PEM private key for tls_cert"`
-	External     string        `toml:"external" help:"URL of an external broker (tcp://, ssl://); when set no embedded broker runs"`
-	Username     string        `toml:"username" help:"username the network services use on an external broker"`
-	Password     string        `toml:"password" help:"password the network services use on an external broker"`
-	MaxClockSkew time.Duration `toml:"max_clock_skew" help:"how far a login token's timestamp may be from the broker clock"`
+	Listen        string        `toml:"listen" help:"embedded broker TCP address; port 0 picks a free port"`
+	TLSCert       string        `toml:"tls_cert" help:"PEM certificate: the embedded broker speaks TLS when set with tls_key"`
+	TLSKey        string        `toml:"tls_key" help:"PEM private key for tls_cert"`
+	External      string        `toml:"external" help:"URL of an external broker (tcp://, ssl://); when set no embedded broker runs"`
+	Username      string        `toml:"username" help:"username the network services use on an external broker"`
+	Password      string        `toml:"password" help:"password the network services use on an external broker"`
+	MaxClockSkew  time.Duration `toml:"max_clock_skew" help:"how far a login token's timestamp may be from the broker clock"`
+	WritesPending int           `toml:"writes_pending" help:"messages queued toward one client before the embedded broker drops (0: 8192)"`
 }
 
 // StoreConfig tunes Pebble.
@@ -251,7 +252,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		b, err = broker.New(broker.Config{
 			Addr: n.cfg.Broker.Listen, TLSCert: n.cfg.Broker.TLSCert, TLSKey: n.cfg.Broker.TLSKey,
-			Services: services, MaxClockSkew: n.cfg.Broker.MaxClockSkew,
+			Services: services, MaxClockSkew: n.cfg.Broker.MaxClockSkew, WritesPending: n.cfg.Broker.WritesPending,
 		}, broker.Deps{Logger: n.log, Registry: n.registry})
 		if err != nil {
 			return fmt.Errorf("node: %w", err)
