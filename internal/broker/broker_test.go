@@ -193,16 +193,23 @@ func publish(t *testing.T, c paho.Client, topic string, qos byte, retained bool,
 
 func refused(t *testing.T, reg *prometheus.Registry, reason string) float64 {
 	t.Helper()
+	return counter(t, reg, "hexnet_broker_refused_total", reason)
+}
+
+// counter returns the value of counter name whose first label is label
+// (label "" for a counter without labels), or -1 when there is none.
+func counter(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "hexnet_broker_refused_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == reason {
+			if label == "" || (len(m.GetLabel()) > 0 && m.GetLabel()[0].GetValue() == label) {
 				return m.GetCounter().GetValue()
 			}
 		}
@@ -707,7 +714,7 @@ func TestSlowSubscriberDropsAreCounted(t *testing.T) {
 	pub := connect(t, e.opts(e.service, "publisher"))
 	payload := string(bytes.Repeat([]byte("x"), 32<<10))
 	deadline := time.Now().Add(wait)
-	for droppedFor(t, e.reg, "service") == 0 {
+	for counter(t, e.reg, "hexnet_broker_dropped_total", "service") == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("no drop counted for a subscriber that never reads")
 		}
@@ -716,28 +723,9 @@ func TestSlowSubscriberDropsAreCounted(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := droppedFor(t, e.reg, "hotspot"); n != 0 {
+	if n := counter(t, e.reg, "hexnet_broker_dropped_total", "hotspot"); n != 0 {
 		t.Errorf("hotspot drops = %v, want 0", n)
 	}
-}
-
-func droppedFor(t *testing.T, reg *prometheus.Registry, kind string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "hexnet_broker_dropped_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == kind {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return -1
 }
 
 // TestHotspotSpeaksOnlyForItself: an uplink or PoC report a hotspot
@@ -779,7 +767,7 @@ func TestHotspotSpeaksOnlyForItself(t *testing.T) {
 			t.Fatalf("service got %q, want the next allowed publish %q", got.payload, want)
 		}
 	}
-	if n := foreignSigners(t, e.reg); n != 2 {
+	if n := counter(t, e.reg, "hexnet_broker_foreign_signer_total", ""); n != 2 {
 		t.Errorf("foreign signer count %v, want 2", n)
 	}
 	// A service may publish anything in anyone's name (the router, tests).
@@ -787,18 +775,4 @@ func TestHotspotSpeaksOnlyForItself(t *testing.T) {
 	if got := all.next(t); got.payload != up(other) {
 		t.Errorf("service's publish dropped")
 	}
-}
-
-func foreignSigners(t *testing.T, reg *prometheus.Registry) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "hexnet_broker_foreign_signer_total" {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	return -1
 }

@@ -24,63 +24,63 @@ func SignerOf(k Kind, b []byte) ([]byte, error) {
 	}
 	var signer []byte
 	var current protowire.Number
-	for rest := b; len(rest) > 0; {
-		num, typ, n := protowire.ConsumeTag(rest)
-		if n < 0 {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+	err := eachBytesField(b, func(num protowire.Number, v []byte) error {
+		if num != 1 && num != 2 {
+			return nil
 		}
-		rest = rest[n:]
-		if (num == 1 || num == 2) && typ == protowire.BytesType {
-			inner, m := protowire.ConsumeBytes(rest)
-			if m < 0 {
-				return nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(m))
-			}
-			rest = rest[m:]
-			if num != current { // switching the oneof's case starts a new message
-				current, signer = num, nil
-			}
-			s, err := lastBytes(inner, signerField)
-			if err != nil {
-				return nil, err
-			}
-			if s != nil { // merged into the same message: a later signer wins
-				signer = s
-			}
-			continue
+		if num != current { // switching the oneof's case starts a new message
+			current, signer = num, nil
 		}
-		m := protowire.ConsumeFieldValue(num, typ, rest)
-		if m < 0 {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(m))
+		s, err := lastBytes(v, signerField)
+		if err != nil {
+			return err
 		}
-		rest = rest[m:]
-	}
-	return signer, nil
+		if s != nil { // merged into the same message: a later signer wins
+			signer = s
+		}
+		return nil
+	})
+	return signer, err
 }
 
 // lastBytes returns the last value of the bytes field num in message b
 // (nil when absent), after checking that b is well formed.
 func lastBytes(b []byte, num protowire.Number) ([]byte, error) {
 	var out []byte
-	for rest := b; len(rest) > 0; {
-		n, typ, tl := protowire.ConsumeTag(rest)
-		if tl < 0 {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(tl))
+	err := eachBytesField(b, func(n protowire.Number, v []byte) error {
+		if n == num {
+			out = v
 		}
-		rest = rest[tl:]
-		if n == num && typ == protowire.BytesType {
+		return nil
+	})
+	return out, err
+}
+
+// eachBytesField calls fn with every length-delimited field of message b in
+// order, skipping the others, and fails on a malformed encoding.
+func eachBytesField(b []byte, fn func(num protowire.Number, v []byte) error) error {
+	for rest := b; len(rest) > 0; {
+		num, typ, n := protowire.ConsumeTag(rest)
+		if n < 0 {
+			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(n))
+		}
+		rest = rest[n:]
+		if typ == protowire.BytesType {
 			v, m := protowire.ConsumeBytes(rest)
 			if m < 0 {
-				return nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(m))
+				return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(m))
 			}
-			out = v
 			rest = rest[m:]
+			if err := fn(num, v); err != nil {
+				return err
+			}
 			continue
 		}
-		m := protowire.ConsumeFieldValue(n, typ, rest)
+		m := protowire.ConsumeFieldValue(num, typ, rest)
 		if m < 0 {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(m))
+			return fmt.Errorf("%w: %v", ErrMalformed, protowire.ParseError(m))
 		}
 		rest = rest[m:]
 	}
-	return out, nil
+	return nil
 }
