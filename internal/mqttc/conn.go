@@ -25,9 +25,11 @@ type bufferedConn struct {
 // Read reads from the buffer, filling it from the connection when empty.
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-// openConnection dials the broker as paho would, and buffers the reads of a
+// OpenConnection dials the broker as paho would, and buffers the reads of a
 // TCP or TLS connection (a WebSocket connection already reads whole frames).
-func openConnection(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
+// Every Client uses it; code that drives paho directly (load generators in
+// benchmarks) can pass it to paho's SetCustomOpenConnectionFn.
+func OpenConnection(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	dialer := o.Dialer
 	if dialer == nil {
 		dialer = &net.Dialer{Timeout: o.ConnectTimeout}

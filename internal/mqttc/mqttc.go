@@ -209,7 +209,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		SetKeepAlive(cfg.KeepAlive).
 		SetPingTimeout(cfg.ConnectTimeout).
 		SetAutoReconnect(true).
-		SetCustomOpenConnectionFn(openConnection).
+		SetCustomOpenConnectionFn(OpenConnection).
 		SetConnectRetry(false).
 		SetMaxReconnectInterval(cfg.MaxReconnectInterval).
 		SetOnConnectHandler(func(paho.Client) { c.onConnect() }).

@@ -20,7 +20,8 @@ import (
 func mqttClient(b *testing.B, addr string, k *identity.Key, id string) mqtt.Client {
 	o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
 		SetUsername(string(k.Address())).SetPassword(broker.Password(k, time.Now())).
-		SetCleanSession(true).SetOrderMatters(false).SetAutoReconnect(false).SetAutoAckDisabled(true)
+		SetCleanSession(true).SetOrderMatters(false).SetAutoReconnect(false).SetAutoAckDisabled(true).
+		SetCustomOpenConnectionFn(mqttc.OpenConnection) // buffered reads, as the agent's client has
 	return mqtt.NewClient(o)
 }
 
