@@ -184,6 +184,11 @@ func (s *Store) Subscribe(fn func(payer string)) {
 type Transfers struct {
 	mu    sync.Mutex
 	space *store.Space
+	// totals caches the totals of the latest epoch recorded, so that a
+	// record costs one lookup (its idempotency key), not two; this type is
+	// the only writer of those keys.
+	epoch  uint64
+	totals map[identity.PublicKey]uint64
 }
 
 var _ Rewards = (*Transfers)(nil)
@@ -209,11 +214,14 @@ func (t *Transfers) RecordDataTransfer(epoch uint64, hotspot identity.PublicKey,
 		return fmt.Errorf("dc: transfer: %w", err)
 	}
 	hk := append(epochPrefix("xfer", epoch), hotspot[:]...)
-	var total uint64
-	if v, err := t.space.Get(hk); err == nil && len(v) == 8 {
-		total = binary.BigEndian.Uint64(v)
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("dc: transfer: %w", err)
+	total, cached := t.totals[hotspot]
+	if !cached || epoch != t.epoch {
+		total = 0
+		if v, err := t.space.Get(hk); err == nil && len(v) == 8 {
+			total = binary.BigEndian.Uint64(v)
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("dc: transfer: %w", err)
+		}
 	}
 	b, err := t.space.NewBatch()
 	if err != nil {
@@ -228,6 +236,13 @@ func (t *Transfers) RecordDataTransfer(epoch uint64, hotspot identity.PublicKey,
 	}
 	if err := b.Commit(false); err != nil {
 		return fmt.Errorf("dc: transfer: %w", err)
+	}
+	switch {
+	case t.totals == nil || epoch > t.epoch: // a new epoch: older totals are no longer written
+		t.epoch, t.totals = epoch, map[identity.PublicKey]uint64{}
+		fallthrough
+	case epoch == t.epoch:
+		t.totals[hotspot] = total + dc
 	}
 	return nil
 }

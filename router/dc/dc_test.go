@@ -85,4 +85,19 @@ func TestTransfers(t *testing.T) {
 	if got[h1] != 5 || got[h2] != 1 || len(got) != 2 {
 		t.Fatalf("epoch 7: %v", got)
 	}
+	// A late record for the older epoch, after the newer one started, and a
+	// second Transfers over the same store (a restart: nothing cached) both
+	// add to the stored totals.
+	must(tr.RecordDataTransfer(7, h1, 10, []byte("d")))
+	tr2 := NewTransfers(sp)
+	must(tr2.RecordDataTransfer(8, h2, 1, []byte("e")))
+	must(tr2.RecordDataTransfer(8, h2, 1, []byte("f")))
+	must(tr2.RecordDataTransfer(7, h2, 4, []byte("g")))
+	got7, err := tr2.Epoch(7)
+	must(err)
+	got8, err := tr2.Epoch(8)
+	must(err)
+	if got7[h1] != 15 || got7[h2] != 5 || got8[h2] != 11 {
+		t.Fatalf("epoch 7: %v, epoch 8: %v", got7, got8)
+	}
 }
