@@ -219,6 +219,40 @@ func decode(j *job) {
 	j.up, j.mt = up, mt
 }
 
+// collect returns first and what else is queued on q or arrives within
+// BatchWait, up to verifyBatchMax, for one signature batch. The wait runs on
+// timer, a real timer rather than the injectable clock: it is scheduling,
+// and a test's frozen clock must not hold uplinks back.
+func (r *Router) collect(ctx context.Context, q <-chan job, first job, timer *time.Timer) []job {
+	batch := append(make([]job, 0, verifyBatchMax), first)
+	var deadline <-chan time.Time // nil until the queue runs dry
+	for len(batch) < verifyBatchMax {
+		select {
+		case j := <-q:
+			batch = append(batch, j)
+			continue
+		default:
+		}
+		if deadline == nil {
+			if r.cfg.BatchWait <= 0 {
+				return batch
+			}
+			timer.Reset(r.cfg.BatchWait)
+			defer timer.Stop()
+			deadline = timer.C
+		}
+		select {
+		case j := <-q:
+			batch = append(batch, j)
+		case <-deadline:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
 // verifyBatch decodes jobs and checks their signatures in one batch
 // verification (an entry is valid in a batch exactly when it is alone).
 func (r *Router) verifyBatch(jobs []job) {
@@ -390,37 +424,7 @@ func (r *Router) Run(ctx context.Context) error {
 				case <-ctx.Done():
 					return
 				case j := <-q:
-					// Take what else is queued or arrives within BatchWait,
-					// up to verifyBatchMax, and check the signatures in one
-					// batch.
-					batch := append(make([]job, 0, verifyBatchMax), j)
-				more:
-					for len(batch) < verifyBatchMax {
-						select {
-						case j2 := <-q:
-							batch = append(batch, j2)
-						default:
-							break more
-						}
-					}
-					if wait := r.cfg.BatchWait; wait > 0 && len(batch) < verifyBatchMax {
-						// A real timer, not the injectable clock: this is
-						// scheduling, and a test's frozen clock must not
-						// hold uplinks back.
-						timer.Reset(wait)
-					fill:
-						for len(batch) < verifyBatchMax {
-							select {
-							case j2 := <-q:
-								batch = append(batch, j2)
-							case <-timer.C:
-								break fill
-							case <-ctx.Done():
-								break fill
-							}
-						}
-						timer.Stop()
-					}
+					batch := r.collect(ctx, q, j, timer)
 					r.verifyBatch(batch)
 					for _, j := range batch {
 						r.process(j)
