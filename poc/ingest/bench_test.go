@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,6 +164,11 @@ func newBenchEnv(b *testing.B, bp *benchPool, cfg Config) *benchEnv {
 		b.Fatal(err)
 	}
 	dens, _ := density.New(density.DefaultConfig())
+	for _, h := range bp.hot { // steady state: every hotspot already counted as interactive
+		if err := dens.Touch(h.Key, h.Location, bp.t0.Add(-time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+	}
 	prom := prometheus.NewRegistry()
 	// Steady state: a running oracle has every active hotspot's expanded key
 	// cached (the bare baseline below uses expanded keys too).
@@ -206,9 +212,15 @@ func meanBatch(b *testing.B, prom *prometheus.Registry) float64 {
 // signature check, onboarding, dedup, a synced Pebble write on disk before
 // returning (group commit across concurrent calls) — and then the join, all
 // verify rules, density, units and the synced result write. reports/s
-// counts witness reports. ed25519/s is measured in the same run on the same
-// messages: bare voi batch verifications with expanded keys (the pipeline's
-// mode) in batches of the pipeline's mean round size.
+// counts witness reports. The oracle is in steady state: every hotspot's
+// key is expanded in the cache, has reciprocity history and is counted in
+// the density map. The verifier's clock runs at 10× real time.
+//
+// ed25519/s is measured in the same run on the same messages: bare voi
+// batch verifications with expanded keys (the pipeline's mode) in batches
+// of the pipeline's mean round size, best of three passes. cpu-util is the
+// process's CPU time over the timed wall time: about 1 with -cpu 1 means
+// the pipeline is bound by the core, not by fsync latency.
 //
 //	go test -run '^$' -bench WitnessVerify -benchtime 3s -cpu 1 ./poc/ingest/
 func BenchmarkWitnessVerify(b *testing.B) {
@@ -223,9 +235,12 @@ func BenchmarkWitnessVerify(b *testing.B) {
 	stop := make(chan struct{})
 	flushed := make(chan struct{})
 	b.SetParallelism(256)
+	var ru0 syscall.Rusage
+	_ = syscall.Getrusage(0, &ru0)
 	b.ResetTimer()
 	go func() { // the verifier: 10× real time on the clock
 		defer close(flushed)
+		last := time.Now()
 		for {
 			select {
 			case <-stop:
@@ -236,7 +251,9 @@ func BenchmarkWitnessVerify(b *testing.B) {
 				return
 			case <-time.After(10 * time.Millisecond):
 			}
-			env.clk.Advance(100 * time.Millisecond)
+			now := time.Now()
+			env.clk.Advance(10 * now.Sub(last))
+			last = now
 			if err := env.p.Flush(); err != nil {
 				b.Error(err)
 			}
@@ -257,6 +274,10 @@ func BenchmarkWitnessVerify(b *testing.B) {
 	close(stop)
 	<-flushed
 	b.StopTimer()
+	var ru1 syscall.Rusage
+	_ = syscall.Getrusage(0, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cpu-util")
 	elapsed := b.Elapsed()
 	rps := float64(witnesses.Load()) / elapsed.Seconds()
 
@@ -278,18 +299,24 @@ func BenchmarkWitnessVerify(b *testing.B) {
 		msg, _ := identity.SigningBytes(rep.Signed())
 		entries[i] = entry{ek, msg, rep.Signed().GetSignature()}
 	}
-	runtime.GC() // the pipeline's garbage is its own cost, not the baseline's
-	start := time.Now()
-	for i := 0; i < len(entries); i += n {
-		bv := identity.NewBatch(n)
-		for _, e := range entries[i:min(i+n, len(entries))] {
-			bv.AddExpanded(e.k, e.msg, e.sig)
+	// Best of three passes: the baseline is the machine's bare rate, not
+	// what is left of it while another process (or the pipeline's own
+	// garbage, collected first) competes for the core.
+	var eps float64
+	for range 3 {
+		runtime.GC()
+		start := time.Now()
+		for i := 0; i < len(entries); i += n {
+			bv := identity.NewBatch(n)
+			for _, e := range entries[i:min(i+n, len(entries))] {
+				bv.AddExpanded(e.k, e.msg, e.sig)
+			}
+			if ok, _ := bv.Verify(); !ok {
+				b.Fatal("bare batch invalid")
+			}
 		}
-		if ok, _ := bv.Verify(); !ok {
-			b.Fatal("bare batch invalid")
-		}
+		eps = max(eps, float64(len(entries))/time.Since(start).Seconds())
 	}
-	eps := float64(len(entries)) / time.Since(start).Seconds()
 	b.ReportMetric(rps, "reports/s")
 	b.ReportMetric(eps, "ed25519/s")
 	b.ReportMetric(rps/eps, "ratio")

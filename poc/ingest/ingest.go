@@ -14,8 +14,8 @@
 //
 // Store layout (relative to Deps.Store):
 //
-//	p/<report hash>                          → receive time ‖ payload (persisted, not yet judged)
-//	d/<report hash>                          → expiry (dedup set)
+//	d/<report hash>                          → expiry ‖ receive time ‖ payload (accepted, not yet judged)
+//	d/<report hash>                          → expiry (judged; the dedup set until expiry)
 //	r/<result id>                            → result record
 //	t/<receive time>/<result id>             → ""  (time index, replayed at start)
 //	h/<hotspot key>/<^receive time>/<id><b|w> → ""  (per-hotspot index, newest first)
@@ -418,7 +418,6 @@ func (p *Pipeline) admit(batch []*item) {
 	accepted := checked[:0:0]
 	seen := make(map[[32]byte]struct{}, len(checked))
 	var kbuf [2 + 32]byte
-	var vbuf [8]byte
 	for i, it := range checked {
 		if !valid[i] {
 			it.err = p.reject(poc.ReasonBadSignature, nil)
@@ -447,15 +446,15 @@ func (p *Pipeline) admit(batch []*item) {
 				continue
 			}
 		}
-		copy(kbuf[:], "p/")
-		copy(kbuf[2:], it.hash[:])
-		v := make([]byte, 8+len(it.payload))
-		binary.BigEndian.PutUint64(v, uint64(it.at.UnixNano()))
-		copy(v[8:], it.payload)
-		_ = b.Set(kbuf[:], v)
+		// One entry per report: its dedup expiry, and until the verdict
+		// shrinks it to that expiry, the report itself.
 		copy(kbuf[:], "d/")
-		binary.BigEndian.PutUint64(vbuf[:], uint64(now.Add(p.cfg.DedupTTL).UnixNano()))
-		_ = b.Set(kbuf[:], vbuf[:])
+		copy(kbuf[2:], it.hash[:])
+		v := make([]byte, pendingHeader+len(it.payload))
+		binary.BigEndian.PutUint64(v, uint64(p.dedupExpiry(it.at)))
+		binary.BigEndian.PutUint64(v[8:], uint64(it.at.UnixNano()))
+		copy(v[pendingHeader:], it.payload)
+		_ = b.Set(kbuf[:], v)
 		if p.recent != nil {
 			p.recent.add(it.hash, now) // before the commit: a failed one leaves a false positive, never a miss
 		}
@@ -504,7 +503,14 @@ func (p *Pipeline) storeFail(items []*item, err error) {
 	}
 }
 
+// pendingHeader is the expiry and receive time before a pending report's payload.
+const pendingHeader = 16
+
+// dedupExpiry is when the hash of a report received at is forgotten.
+func (p *Pipeline) dedupExpiry(at time.Time) int64 { return at.Add(p.cfg.DedupTTL).UnixNano() }
+
 // isDuplicate reports whether hash is in the persisted dedup set and not expired.
+// A pending report is always a duplicate.
 func (p *Pipeline) isDuplicate(hash [32]byte, now time.Time) (bool, error) {
 	v, err := p.deps.Store.Get(append([]byte("d/"), hash[:]...))
 	switch {
@@ -513,7 +519,7 @@ func (p *Pipeline) isDuplicate(hash [32]byte, now time.Time) (bool, error) {
 	case err != nil:
 		return false, err
 	case len(v) != 8:
-		return true, nil
+		return true, nil // pending, or not ours: refuse rather than admit twice
 	}
 	return int64(binary.BigEndian.Uint64(v)) > now.UnixNano(), nil
 }
@@ -614,7 +620,7 @@ func (p *Pipeline) drainLocked(now time.Time, out *[]verdict) {
 	}
 }
 
-// sweep deletes expired dedup hashes.
+// sweep deletes expired dedup hashes of judged reports.
 func (p *Pipeline) sweep(now time.Time) error {
 	b, err := p.deps.Store.NewBatch()
 	if err != nil {
@@ -622,7 +628,7 @@ func (p *Pipeline) sweep(now time.Time) error {
 	}
 	defer b.Close()
 	err = p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
-		if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) <= now.UnixNano() {
+		if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= now.UnixNano() {
 			return b.Delete(append([]byte(nil), k...))
 		}
 		return nil
@@ -663,7 +669,7 @@ func (p *Pipeline) loadRecent(now time.Time) error {
 	}
 	err := p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
 		if len(k) != 2+32 || (len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= now.UnixNano()) {
-			return nil
+			return nil // expired (a pending report stays in until judged)
 		}
 		p.recent.add([32]byte(k[2:]), now)
 		return nil
@@ -720,21 +726,21 @@ func (p *Pipeline) replayLocked(now time.Time) error {
 // reloadLocked loads persisted, unjudged reports not already held.
 func (p *Pipeline) reloadLocked(now time.Time, out *[]verdict) error {
 	var items []*item
-	err := p.deps.Store.Iterate([]byte("p/"), func(k, v []byte) error {
-		if len(k) != 2+32 || len(v) < 8 {
-			return nil
+	err := p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
+		if len(k) != 2+32 || len(v) <= pendingHeader {
+			return nil // judged
 		}
 		var h [32]byte
 		copy(h[:], k[2:])
 		if _, ok := p.held[h]; ok {
 			return nil
 		}
-		rep, _, err := verify.Decode(v[8:])
+		rep, _, err := verify.Decode(v[pendingHeader:])
 		if err != nil {
 			p.log.Warn("poc ingest: reload: undecodable pending report", "err", err)
 			return nil
 		}
-		items = append(items, &item{hash: h, at: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), rep: rep})
+		items = append(items, &item{hash: h, at: time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))).UTC(), rep: rep})
 		return nil
 	})
 	if err != nil {

@@ -362,3 +362,57 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepKeepsPending: the dedup sweep deletes the expired hashes of
+// judged reports only; a report still waiting for its verdict (its entry
+// carries the payload) survives a sweep past its expiry and is judged
+// after a restart.
+func TestSweepKeepsPending(t *testing.T) {
+	e := newEnv(t, DefaultConfig())
+	s := newSmall(t, e)
+	for i, err := range e.handleAll(append([][]byte{s.bp}, s.wps...)) {
+		if err != nil {
+			t.Fatalf("report %d: %v", i, err)
+		}
+	}
+	entries := func() (pending, judged int) {
+		t.Helper()
+		err := e.p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
+			if len(v) > pendingHeader {
+				pending++
+			} else {
+				judged++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pending, judged
+	}
+	late := e.clk.Now().Add(2 * DefaultConfig().DedupTTL)
+	if err := e.p.sweep(late); err != nil {
+		t.Fatal(err)
+	}
+	if p, j := entries(); p != 1+len(s.wps) || j != 0 {
+		t.Fatalf("after sweep: %d pending, %d judged entries", p, j)
+	}
+	e.reopen()
+	for _, h := range append([]*hs{s.b}, s.ws...) {
+		e.hist.SetLastWitness(h.key.Public(), e.clk.Now().Add(-time.Hour))
+		e.hist.SetLastWitnessedBeacon(h.key.Public(), e.clk.Now().Add(-time.Hour))
+	}
+	e.advance(6 * time.Second)
+	if got := e.take(); len(got) != 1 || got[0].Reason != poc.ReasonNone || len(got[0].Witnesses) != len(s.wps) {
+		t.Fatalf("after restart: %+v", got)
+	}
+	if p, j := entries(); p != 0 || j != 1+len(s.wps) {
+		t.Fatalf("after verdict: %d pending, %d judged entries", p, j)
+	}
+	if err := e.p.sweep(late); err != nil {
+		t.Fatal(err)
+	}
+	if p, j := entries(); p != 0 || j != 0 {
+		t.Fatalf("after expiry: %d pending, %d judged entries", p, j)
+	}
+}

@@ -38,7 +38,7 @@ type closedEntry struct {
 // verdict is a result with the pending reports it settles.
 type verdict struct {
 	r       Result
-	members [][32]byte
+	members []*item
 }
 
 func (p *Pipeline) schedule(g *group, at time.Time) {
@@ -88,7 +88,7 @@ func (p *Pipeline) joinLocked(it *item, now time.Time, out *[]verdict) {
 		}
 		if len(g.ws) >= maxGroupWitnesses {
 			p.m.dropped.WithLabelValues(DropGroupFull).Inc()
-			*out = append(*out, verdict{members: [][32]byte{it.hash}}) // settle without a result
+			*out = append(*out, verdict{members: []*item{it}}) // settle without a result
 			return
 		}
 		g.ws = append(g.ws, it)
@@ -120,7 +120,7 @@ func (p *Pipeline) lone(it *item, beaconer identity.PublicKey, reason poc.Reason
 		}
 		r.Witnesses = []verify.WitnessVerdict{witnessVerdict(it, reason, side)}
 	}
-	return verdict{r: r, members: [][32]byte{it.hash}}
+	return verdict{r: r, members: []*item{it}}
 }
 
 func witnessVerdict(it *item, reason poc.Reason, side verify.Side) verify.WitnessVerdict {
@@ -141,10 +141,10 @@ func (p *Pipeline) closeDueLocked(now time.Time, out *[]verdict) {
 			continue
 		}
 		delete(p.groups, e.key)
-		members := make([][32]byte, 0, len(g.ws)+1)
+		members := make([]*item, 0, len(g.ws)+1)
 		for _, w := range g.ws {
 			delete(p.held, w.hash)
-			members = append(members, w.hash)
+			members = append(members, w)
 		}
 		if g.beacon == nil {
 			p.waiting -= len(g.ws)
@@ -159,7 +159,7 @@ func (p *Pipeline) closeDueLocked(now time.Time, out *[]verdict) {
 			continue
 		}
 		delete(p.held, g.beacon.hash)
-		members = append(members, g.beacon.hash)
+		members = append(members, g.beacon)
 		*out = append(*out, verdict{r: p.judge(g), members: members})
 		until := now.Add(p.cfg.BeaconWait)
 		p.closedG[g.key] = closedInfo{beaconer: g.beacon.rep.Signer, until: until}
@@ -283,8 +283,9 @@ func hotspotKey(pk identity.PublicKey, at time.Time, id [32]byte, role byte) []b
 	return append(k, role)
 }
 
-// commitLocked stores the verdicts and deletes the reports they settle in
-// one synced batch, then credits units and publishes.
+// commitLocked stores the verdicts and, in the same synced batch, shrinks
+// the entries of the reports they settle to their dedup expiry; then it
+// credits units and publishes.
 func (p *Pipeline) commitLocked(out []verdict) error {
 	if len(out) == 0 {
 		return nil
@@ -294,13 +295,15 @@ func (p *Pipeline) commitLocked(out []verdict) error {
 		return fmt.Errorf("ingest: results: %w", err)
 	}
 	defer b.Close()
-	pk := make([]byte, 2+32)
-	copy(pk, "p/")
+	dk := make([]byte, 2+32)
+	copy(dk, "d/")
+	var exp [8]byte
 	for i := range out {
 		v := &out[i]
-		for _, h := range v.members {
-			copy(pk[2:], h[:])
-			_ = b.Delete(pk)
+		for _, it := range v.members {
+			copy(dk[2:], it.hash[:])
+			binary.BigEndian.PutUint64(exp[:], uint64(p.dedupExpiry(it.at)))
+			_ = b.Set(dk, exp[:])
 		}
 		if v.r.Data == nil { // settled without a result (group_full)
 			continue
