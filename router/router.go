@@ -530,7 +530,7 @@ func (r *Router) pipeline(j job) Outcome {
 	if _, seen := sh.replay[rk]; seen {
 		return Outcome{Reason: ReasonReplay}
 	}
-	sh.replay[rk] = j.at
+	sh.replay[rk] = j.at.UnixNano()
 	f, err := lorawan.Parse(up.Payload)
 	if err != nil {
 		return Outcome{Reason: ReasonBadPHYPayload}
@@ -693,7 +693,7 @@ func (r *Router) sweep(now time.Time) {
 			}
 		}
 		for k, at := range sh.replay {
-			if now.Sub(at) > r.cfg.ReplayWindow {
+			if now.Sub(time.Unix(0, at)) > r.cfg.ReplayWindow {
 				delete(sh.replay, k)
 			}
 		}
@@ -707,11 +707,14 @@ func (r *Router) sweep(now time.Time) {
 type shard struct {
 	mu     sync.Mutex
 	groups map[[32]byte]*group
-	replay map[replayKey]time.Time
+	// replay holds each (hotspot, packet)'s first receive time in Unix
+	// nanoseconds: a map without pointers, which the garbage collector
+	// does not scan (it holds ReplayWindow's worth of copies).
+	replay map[replayKey]int64
 }
 
 func newShard() *shard {
-	return &shard{groups: map[[32]byte]*group{}, replay: map[replayKey]time.Time{}}
+	return &shard{groups: map[[32]byte]*group{}, replay: map[replayKey]int64{}}
 }
 
 type replayKey struct {
