@@ -37,7 +37,7 @@ const (
 	DefaultMaxPacketSize  = 64 << 10
 	DefaultSessionExpiry  = 24 * time.Hour
 	DefaultConnectTimeout = 10 * time.Second
-	DefaultWritesPending  = 8 << 10
+	DefaultWritesPending  = 1 << 10
 	listenerID            = "hexnet"
 	sysTopicResendSeconds = 30
 )
@@ -70,9 +70,13 @@ type Config struct {
 	// not yet read. Beyond it the broker drops the message for that client
 	// (counted in hexnet_broker_dropped_total). Mochi allocates the queue
 	// whole for every connection, 8 bytes a slot, and the garbage collector
-	// scans it: 8,192 (mochi's default) is 64 KiB a connection, 64 MiB for
-	// 1,000 hotspots, and 0.8 s of lag for a service at 10,000 messages/s.
-	// Default 8192.
+	// scans it on every cycle: mochi's 8,192 is 64 KiB a connection, 64 MiB
+	// for 1,000 hotspots, and doubled the GC's mark time in
+	// BenchmarkRouterPaced. Hotspots receive a few messages a minute, and
+	// hexnet's services read without blocking (their handlers hand each
+	// message off), so their backlog lives in their own queues; 1,024 slots
+	// and the socket buffers behind them absorb a service's pause of about
+	// 100 ms at 10,000 messages/s. Default 1024.
 	WritesPending int `toml:"writes_pending"`
 }
 

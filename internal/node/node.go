@@ -59,7 +59,7 @@ type BrokerConfig struct {
 	Username      string        `toml:"username" help:"username the network services use on an external broker"`
 	Password      string        `toml:"password" help:"password the network services use on an external broker"`
 	MaxClockSkew  time.Duration `toml:"max_clock_skew" help:"how far a login token's timestamp may be from the broker clock"`
-	WritesPending int           `toml:"writes_pending" help:"messages queued toward one client before the embedded broker drops (0: 8192)"`
+	WritesPending int           `toml:"writes_pending" help:"messages queued toward one client before the embedded broker drops (0: 1024)"`
 }
 
 // StoreConfig tunes Pebble.
