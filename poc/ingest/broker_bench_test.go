@@ -1,106 +1,23 @@
 package ingest
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hexnet/hexnet/internal/broker"
-	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/loadgen"
 	"github.com/hexnet/hexnet/internal/mqttc"
 	"github.com/hexnet/hexnet/internal/wire"
 )
 
-// leanPublisher is the bench's load generator for one connection: an MQTT
-// 3.1.1 client that pipelines QoS 1 PUBLISH packets through one buffered
-// writer and counts the PUBACKs on its own reader, so that the publishing
-// side (22,500 hotspots in production, on their own machines) costs the
-// shared 2 cores as little as it can. The broker sees the same packets as
-// from paho.
-type leanPublisher struct {
-	conn  net.Conn
-	w     *bufio.Writer
-	id    uint16
-	sent  int
-	acked atomic.Int64
-	read  chan error
-}
-
-func dialLean(b *testing.B, addr string, k *identity.Key) *leanPublisher {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cp := packets.NewControlPacket(packets.Connect).(*packets.ConnectPacket)
-	cp.ProtocolName, cp.ProtocolVersion, cp.CleanSession, cp.Keepalive = "MQTT", 4, true, 60
-	cp.ClientIdentifier = string(k.Address())
-	cp.UsernameFlag, cp.Username = true, string(k.Address())
-	cp.PasswordFlag, cp.Password = true, []byte(broker.Password(k, time.Now()))
-	if err := cp.Write(conn); err != nil {
-		b.Fatal(err)
-	}
-	r := bufio.NewReaderSize(conn, 16<<10)
-	ack, err := packets.ReadPacket(r)
-	if ca, ok := ack.(*packets.ConnackPacket); err != nil || !ok || ca.ReturnCode != 0 {
-		b.Fatalf("connack %v %v", ack, err)
-	}
-	lp := &leanPublisher{conn: conn, w: bufio.NewWriterSize(conn, 16<<10), read: make(chan error, 1)}
-	go func() {
-		for {
-			pk, err := packets.ReadPacket(r)
-			if err != nil {
-				lp.read <- err
-				return
-			}
-			if _, ok := pk.(*packets.PubackPacket); ok {
-				lp.acked.Add(1)
-			}
-		}
-	}()
-	b.Cleanup(func() { _ = conn.Close() })
-	return lp
-}
-
-// publish buffers one QoS 1 PUBLISH; Flush sends what is buffered.
-func (lp *leanPublisher) publish(topic string, payload []byte) error {
-	pp := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
-	pp.Qos, pp.TopicName, pp.Payload = 1, topic, payload
-	lp.id = lp.id%65535 + 1
-	pp.MessageID = lp.id
-	lp.sent++
-	return pp.Write(lp.w)
-}
-
-// drain flushes and waits until the broker acknowledged every PUBLISH.
-func (lp *leanPublisher) drain(timeout time.Duration) error {
-	if err := lp.w.Flush(); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(timeout)
-	for lp.acked.Load() < int64(lp.sent) {
-		select {
-		case err := <-lp.read:
-			return err
-		case <-time.After(time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d publishes acknowledged", lp.acked.Load(), lp.sent)
-		}
-	}
-	return nil
-}
-
 // BenchmarkIngestBroker sends the pool's reports (10 witnesses per beacon)
-// end to end: 32 pipelined publishers (leanPublisher, logged in as
+// end to end: 32 pipelined publishers (internal/loadgen, logged in as
 // services) at QoS 1 → the embedded broker → one subscriber, the oracle's
 // own client (mqttc, handlers concurrent, the PUBACK after Handle returns),
 // calling Handle, which persists each report with a synced group commit
@@ -141,7 +58,7 @@ func BenchmarkIngestBroker(b *testing.B) {
 	target.Store(-1)
 	// The subscriber is the oracle's own client (mqttc, handlers concurrent,
 	// the PUBACK after Handle returns), as hexnet serve runs it.
-	credits := make(chan struct{}, 4096)
+	credits := make(chan struct{}, 1024)
 	handler := func(topic string, payload []byte) {
 		_ = env.p.Handle(topic, payload)
 		<-credits
@@ -158,10 +75,15 @@ func BenchmarkIngestBroker(b *testing.B) {
 	defer sub.Close()
 	// End-to-end flow control: the broker acknowledges publishers at once
 	// and drops QoS 1 messages beyond a subscriber's queue (WritesPending,
-	// 8192), so publishers hold at most 4096 messages not yet handled.
-	pubs := make([]*leanPublisher, publishers)
+	// 1024), so publishers hold at most 1024 messages not yet handled.
+	pubs := make([]*loadgen.Publisher, publishers)
 	for i := range pubs {
-		pubs[i] = dialLean(b, br.Addr(), benchKey(1<<29+i))
+		k := benchKey(1<<29 + i)
+		pubs[i], err = loadgen.Dial(ctx, br.Addr(), string(k.Address()), string(k.Address()), broker.Password(k, time.Now()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pubs[i].Close()
 	}
 	n := min(b.N, len(bp.msgs))
 	target.Store(int64(n))
@@ -198,18 +120,20 @@ func BenchmarkIngestBroker(b *testing.B) {
 				select {
 				case credits <- struct{}{}:
 				default: // out of credit: send what is buffered, then wait
-					if err := c.w.Flush(); err != nil {
+					if err := c.Flush(); err != nil {
 						b.Error(err)
 						return
 					}
 					credits <- struct{}{}
 				}
-				if err := c.publish(wire.PoCTopic(j%16), bp.msgs[j]); err != nil {
+				if err := c.Publish(wire.PoCTopic(j%16), bp.msgs[j]); err != nil {
 					b.Error(err)
 					return
 				}
 			}
-			if err := c.drain(60 * time.Second); err != nil {
+			dctx, dcancel := context.WithTimeout(ctx, 60*time.Second)
+			defer dcancel()
+			if err := c.Drain(dctx); err != nil {
 				b.Error(err)
 			}
 		})
