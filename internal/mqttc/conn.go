@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sync/atomic"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
@@ -19,11 +21,27 @@ const readBufferSize = 16 << 10
 // more a message. Through the buffer, a burst of messages costs one.
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	r      *bufio.Reader
+	broken atomic.Pointer[error] // set by fail
 }
 
 // Read reads from the buffer, filling it from the connection when empty.
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *bufferedConn) Read(p []byte) (int, error) {
+	if err := c.broken.Load(); err != nil {
+		return 0, *err
+	}
+	n, err := c.r.Read(p)
+	if e := c.broken.Load(); e != nil {
+		return 0, *e
+	}
+	return n, err
+}
+
+// fail makes every read, the one blocked now included, return err.
+func (c *bufferedConn) fail(err error) {
+	c.broken.Store(&err)
+	_ = c.Conn.SetReadDeadline(time.Now())
+}
 
 // OpenConnection dials the broker as paho would, and buffers the reads of a
 // TCP or TLS connection (a WebSocket connection already reads whole frames).

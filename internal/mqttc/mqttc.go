@@ -7,6 +7,10 @@
 // Message handlers run one at a time, in arrival order, on paho's router
 // goroutine: a handler must not block (no network calls, no waiting on a
 // full channel); hand the message off to a bounded queue and count drops.
+// A QoS 1 message is acknowledged when its handler returns. An AckHandler
+// (SubscribeAck) may refuse the acknowledgement by returning an error: the
+// client then drops the connection and reconnects, and the broker sends the
+// message again, when the session is persistent (CleanSession false).
 //
 // The package is free of cgo: the hotspot agent uses it.
 package mqttc
@@ -17,8 +21,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -39,6 +45,8 @@ var (
 	ErrClosed  = errors.New("mqttc: client closed")
 	ErrRefused = errors.New("mqttc: subscription refused by the broker")
 	ErrConfig  = errors.New("mqttc: bad config")
+	// errRedeliver breaks a connection whose message a handler refused.
+	errRedeliver = errors.New("mqttc: reconnecting for a refused message's redelivery")
 )
 
 // schemes are the URL schemes Dial accepts (paho dials them all).
@@ -155,6 +163,11 @@ func (c Config) Validate() error {
 // handler's to keep.
 type Handler func(topic string, payload []byte)
 
+// AckHandler is a Handler that decides the QoS 1 acknowledgement: nil
+// acknowledges the message; an error leaves it unacknowledged, for the
+// broker to deliver again (see SubscribeAck).
+type AckHandler func(topic string, payload []byte) error
+
 // Subscription is a topic filter with its QoS and handler.
 type Subscription struct {
 	Filter  string
@@ -164,13 +177,59 @@ type Subscription struct {
 
 type subscription struct {
 	qos     byte
-	handler Handler
+	handler paho.MessageHandler
 	pending bool // to be (re)subscribed on the next connect
 }
 
-// route adapts a Handler to paho.
+// route adapts a Handler to paho: the message is acknowledged once h returns.
 func route(h Handler) paho.MessageHandler {
-	return func(_ paho.Client, m paho.Message) { h(m.Topic(), m.Payload()) }
+	return func(_ paho.Client, m paho.Message) {
+		h(m.Topic(), m.Payload())
+		m.Ack()
+	}
+}
+
+// routeAck adapts an AckHandler to paho. A refused message stays
+// unacknowledged and the connection is dropped, so that the broker sends it
+// again on the resumed session; with a clean session the broker would drop
+// it at the reconnect, so it is acknowledged (and logged) as before.
+func (c *Client) routeAck(h AckHandler) paho.MessageHandler {
+	return func(_ paho.Client, m paho.Message) {
+		err := h(m.Topic(), m.Payload())
+		if err == nil || m.Qos() == 0 {
+			m.Ack()
+			return
+		}
+		c.refused.Add(1)
+		if c.cfg.CleanSession {
+			c.log.Error("mqtt message refused on a clean session: acknowledged, not redelivered", "topic", m.Topic(), "error", err)
+			m.Ack()
+			return
+		}
+		c.log.Warn("mqtt message refused: reconnecting for redelivery", "topic", m.Topic(), "error", err)
+		c.dropConnection()
+	}
+}
+
+// dropConnection breaks the current connection (at most once a second):
+// its reads fail, paho reports the connection lost and reconnects with its
+// backoff. (Paho takes a read error of a connection closed locally for its
+// own disconnect, and would not reconnect.)
+func (c *Client) dropConnection() {
+	c.mu.Lock()
+	conn := c.conn
+	if conn == nil || time.Since(c.dropped) < time.Second {
+		c.mu.Unlock()
+		return
+	}
+	c.dropped = time.Now()
+	c.conn = nil
+	c.mu.Unlock()
+	if bc, ok := conn.(*bufferedConn); ok {
+		bc.fail(errRedeliver)
+		return
+	}
+	_ = conn.Close() // WebSocket: paho notices on its next keepalive
 }
 
 // Client is a connected MQTT client; it reconnects by itself until Close.
@@ -179,9 +238,12 @@ type Client struct {
 	pc  paho.Client
 	log *slog.Logger
 
-	mu     sync.Mutex
-	subs   map[string]subscription
-	closed bool
+	mu      sync.Mutex
+	subs    map[string]subscription
+	closed  bool
+	conn    net.Conn  // the current connection, for dropConnection
+	dropped time.Time // last dropConnection
+	refused atomic.Int64
 
 	firstConnect chan struct{} // closed once the first connection's subscriptions are made
 	firstOnce    sync.Once
@@ -209,7 +271,17 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		SetKeepAlive(cfg.KeepAlive).
 		SetPingTimeout(cfg.ConnectTimeout).
 		SetAutoReconnect(true).
-		SetCustomOpenConnectionFn(OpenConnection).
+		SetCustomOpenConnectionFn(func(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
+			conn, err := OpenConnection(u, o)
+			if err == nil {
+				c.mu.Lock()
+				c.conn = conn
+				c.mu.Unlock()
+			}
+			return conn, err
+		}).
+		// Handlers acknowledge (route, routeAck).
+		SetAutoAckDisabled(true).
 		SetConnectRetry(false).
 		SetMaxReconnectInterval(cfg.MaxReconnectInterval).
 		SetOnConnectHandler(func(paho.Client) { c.onConnect() }).
@@ -239,8 +311,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.pc = paho.NewClient(o)
 	for _, sub := range cfg.Subscriptions {
-		c.subs[sub.Filter] = subscription{qos: sub.QoS, handler: sub.Handler, pending: true}
-		c.pc.AddRoute(sub.Filter, route(sub.Handler))
+		cb := route(sub.Handler)
+		c.subs[sub.Filter] = subscription{qos: sub.QoS, handler: cb, pending: true}
+		c.pc.AddRoute(sub.Filter, cb)
 	}
 	if err := wait(ctx, c.pc.Connect()); err != nil {
 		c.pc.Disconnect(0)
@@ -325,12 +398,29 @@ func (c *Client) Publish(ctx context.Context, topic string, qos byte, retained b
 // the filter; after another error (not connected, timeout) the subscription
 // is kept and made on the next reconnect. See the package doc: h must not block.
 func (c *Client) Subscribe(filter string, qos byte, h Handler) error {
+	return c.subscribeRoute(filter, qos, route(h))
+}
+
+// SubscribeAck is Subscribe with an AckHandler: a QoS 1 message whose
+// handler returns an error is not acknowledged; the client drops the
+// connection (at most once a second) and reconnects, and the broker sends
+// the message again. Redelivery needs a persistent session (CleanSession
+// false); on a clean session the refusal is logged and the message
+// acknowledged. Refusals are counted (Refused).
+func (c *Client) SubscribeAck(filter string, qos byte, h AckHandler) error {
+	return c.subscribeRoute(filter, qos, c.routeAck(h))
+}
+
+// Refused returns how many messages an AckHandler refused.
+func (c *Client) Refused() int64 { return c.refused.Load() }
+
+func (c *Client) subscribeRoute(filter string, qos byte, cb paho.MessageHandler) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	s := subscription{qos: qos, handler: h}
+	s := subscription{qos: qos, handler: cb}
 	c.subs[filter] = s
 	c.mu.Unlock()
 	if err := c.subscribe(filter, s); err != nil {
@@ -366,7 +456,7 @@ func (c *Client) Unsubscribe(filter string) error {
 // packet id space between a client's requests and its own deliveries and
 // answers 0x91 "packet identifier in use" on a clash; paho takes a new id on retry.
 func (c *Client) subscribe(filter string, s subscription) error {
-	cb := route(s.handler)
+	cb := s.handler
 	for range 5 {
 		t := c.pc.Subscribe(filter, s.qos, cb)
 		if !t.WaitTimeout(c.cfg.ConnectTimeout) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -300,5 +301,66 @@ func TestPersistentSessionQueuesQoS1(t *testing.T) {
 	}
 	if got.payload != "while away" {
 		t.Errorf("got %+v", got)
+	}
+}
+
+// TestSubscribeAckRedelivers: a message whose AckHandler fails is not
+// acknowledged; on a persistent session the client reconnects and the
+// broker delivers it again, and once the handler accepts it, it stays
+// acknowledged (no third delivery). On a clean session the refusal is
+// acknowledged and the message not redelivered.
+func TestSubscribeAckRedelivers(t *testing.T) {
+	clk := &clock{}
+	clk.ms.Store(time.Now().UnixMilli())
+	svcKey, hsKey := testKey(t, 10), testKey(t, 1)
+	addr, _ := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
+	url := "tcp://" + addr
+	hs := dial(t, Config{URL: url, Key: hsKey, Now: clk.Now, CleanSession: true})
+	ctx := context.Background()
+
+	for _, clean := range []bool{false, true} {
+		t.Run(fmt.Sprintf("clean=%v", clean), func(t *testing.T) {
+			sub := dial(t, Config{URL: url, ClientID: fmt.Sprintf("oracle-%v", clean), Key: svcKey, Now: clk.Now,
+				CleanSession: clean, MaxReconnectInterval: time.Second})
+			var calls atomic.Int64
+			got := make(chan string, 8)
+			err := sub.SubscribeAck(wire.UpFilter, 1, func(_ string, p []byte) error {
+				got <- string(p)
+				if calls.Add(1) == 1 {
+					return errors.New("store full")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload := fmt.Sprintf("report clean=%v", clean)
+			if err := hs.Publish(ctx, wire.UpTopic(3), 1, false, []byte(payload)); err != nil {
+				t.Fatal(err)
+			}
+			want := 2
+			if clean {
+				want = 1
+			}
+			for i := range want {
+				select {
+				case p := <-got:
+					if p != payload {
+						t.Fatalf("delivery %d: %q", i, p)
+					}
+				case <-time.After(waitFor):
+					t.Fatalf("delivery %d of %d missing", i+1, want)
+				}
+			}
+			select {
+			case p := <-got:
+				t.Fatalf("extra delivery %q", p)
+			case <-time.After(1500 * time.Millisecond):
+			}
+			if sub.Refused() != 1 {
+				t.Errorf("refused %d", sub.Refused())
+			}
+			_ = sub.Unsubscribe(wire.UpFilter)
+		})
 	}
 }

@@ -313,12 +313,14 @@ func (n *Node) Run(ctx context.Context) error {
 
 // serviceClient connects a network service to the broker: with its own key
 // on the embedded broker, with the configured credentials on an external one.
-func (n *Node) serviceClient(ctx context.Context, key *identity.Key, role string, concurrent bool) (*mqttc.Client, error) {
+// A persistent client keeps its session (and the messages it has not
+// acknowledged) across reconnects.
+func (n *Node) serviceClient(ctx context.Context, key *identity.Key, role string, concurrent, persistent bool) (*mqttc.Client, error) {
 	cfg := mqttc.Config{
 		Concurrent:   concurrent,
 		URL:          n.BrokerURL(),
 		ClientID:     string(key.Address()) + "-" + role,
-		CleanSession: true,
+		CleanSession: !persistent,
 		Logger:       n.log.With("component", "mqtt", "role", role),
 	}
 	if n.cfg.Broker.External != "" {

@@ -70,8 +70,8 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 			r.close()
 		}
 	}()
-	client := func(k *identity.Key, role string, concurrent bool) (*mqttc.Client, error) {
-		c, err := n.serviceClient(ctx, k, role, concurrent)
+	client := func(k *identity.Key, role string, concurrent, persistent bool) (*mqttc.Client, error) {
+		c, err := n.serviceClient(ctx, k, role, concurrent, persistent)
 		if err == nil {
 			r.closers = append(r.closers, func() { c.Close() })
 		}
@@ -104,7 +104,7 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 	n.mux.Handle(ledgerapi.Prefix, ledgerapi.NewHandler(led, n.log))
 
 	// Region parameters for hotspots, and hotspot states for the explorer.
-	cfgClient, err := client(keys.Config, "config", false)
+	cfgClient, err := client(keys.Config, "config", false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,11 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 	}
 
 	// PoC oracle.
-	pocClient, err := client(keys.Oracle, "poc", true)
+	// A persistent session: a report the oracle fails to store is not
+	// acknowledged, and the broker delivers it again after the reconnect
+	// (mqttc.SubscribeAck); reports published while the oracle is away wait
+	// in its session.
+	pocClient, err := client(keys.Oracle, "poc", true, true)
 	if err != nil {
 		return nil, err
 	}
@@ -168,10 +172,13 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 			return pocClient.Publish(pctx, topic, 1, retained, b)
 		},
 		Subscribe: func(topic string, h func(string, []byte) error) (func(), error) {
-			err := pocClient.Subscribe(topic, 1, func(t string, b []byte) {
-				if err := h(t, b); err != nil && !errors.Is(err, ingest.ErrRejected) {
-					n.log.Error("poc report not stored", "topic", t, "err", err)
+			err := pocClient.SubscribeAck(topic, 1, func(t string, b []byte) error {
+				err := h(t, b)
+				if err == nil || errors.Is(err, ingest.ErrRejected) {
+					return nil // stored, or refused for good with a counted reason
 				}
+				n.log.Error("poc report not stored: left unacknowledged for redelivery", "topic", t, "err", err)
+				return err
 			})
 			return func() { _ = pocClient.Unsubscribe(topic) }, err
 		},
@@ -196,7 +203,7 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 	goRole(g, ctx, func() error { return p.Run(ctx) })
 
 	// Router, billing against the ledger, with the basic LNS.
-	routerClient, err := client(keys.Router, "router", true)
+	routerClient, err := client(keys.Router, "router", true, false)
 	if err != nil {
 		return nil, err
 	}
