@@ -30,7 +30,8 @@ func (b *Batch) Set(key, value []byte) error {
 	if b.done {
 		return fmt.Errorf("store: batch already committed or closed")
 	}
-	if err := b.b.Set(b.s.key(key), value, nil); err != nil {
+	var kb [128]byte // Pebble copies the key into the batch
+	if err := b.b.Set(b.s.appendKey(kb[:0], key), value, nil); err != nil {
 		return fmt.Errorf("store: batch set: %w", err)
 	}
 	return nil
@@ -41,7 +42,8 @@ func (b *Batch) Delete(key []byte) error {
 	if b.done {
 		return fmt.Errorf("store: batch already committed or closed")
 	}
-	if err := b.b.Delete(b.s.key(key), nil); err != nil {
+	var kb [128]byte
+	if err := b.b.Delete(b.s.appendKey(kb[:0], key), nil); err != nil {
 		return fmt.Errorf("store: batch delete: %w", err)
 	}
 	return nil

@@ -26,9 +26,13 @@ func (s *Space) Name() string { return string(s.prefix) }
 
 // key returns prefix ‖ k in a fresh slice.
 func (s *Space) key(k []byte) []byte {
-	out := make([]byte, 0, len(s.prefix)+len(k))
-	out = append(out, s.prefix...)
-	return append(out, k...)
+	return s.appendKey(make([]byte, 0, len(s.prefix)+len(k)), k)
+}
+
+// appendKey appends the prefixed key to dst (a caller's stack buffer when
+// Pebble copies the key, as a batch does).
+func (s *Space) appendKey(dst, k []byte) []byte {
+	return append(append(dst, s.prefix...), k...)
 }
 
 // Get returns a copy of the value stored at key, or ErrNotFound.
