@@ -65,6 +65,23 @@ func runBroker(t *testing.T, addr string, now func() time.Time, services ...*ide
 	return b.Addr(), stop
 }
 
+// nowClock is a test clock at the current time.
+func nowClock() *clock {
+	c := &clock{}
+	c.ms.Store(time.Now().UnixMilli())
+	return c
+}
+
+// serviceNet starts a broker that knows one service key (10) and returns
+// the clock, the service and hotspot (1) keys and the broker URL.
+func serviceNet(t *testing.T) (clk *clock, svcKey, hsKey *identity.Key, url string) {
+	t.Helper()
+	clk = nowClock()
+	svcKey, hsKey = testKey(t, 10), testKey(t, 1)
+	addr, _ := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
+	return clk, svcKey, hsKey, "tcp://" + addr
+}
+
 func dial(t *testing.T, cfg Config) *Client {
 	t.Helper()
 	if cfg.Logger == nil {
@@ -99,11 +116,7 @@ func next(t *testing.T, ch chan message) message {
 }
 
 func TestPublishSubscribeWithKey(t *testing.T) {
-	clk := &clock{}
-	clk.ms.Store(time.Now().UnixMilli())
-	svcKey, hsKey := testKey(t, 10), testKey(t, 1)
-	addr, _ := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
-	url := "tcp://" + addr
+	clk, svcKey, hsKey, url := serviceNet(t)
 
 	svc := dial(t, Config{URL: url, ClientID: "router", Key: svcKey, Now: clk.Now, CleanSession: true})
 	hs := dial(t, Config{URL: url, Key: hsKey, Now: clk.Now, CleanSession: true})
@@ -141,8 +154,7 @@ func TestPublishSubscribeWithKey(t *testing.T) {
 // A broker restart forces a reconnect: the client must log in with a fresh
 // token (the clock moved past the old one's window) and resubscribe.
 func TestReconnectRefreshesTokenAndResubscribes(t *testing.T) {
-	clk := &clock{}
-	clk.ms.Store(time.Now().UnixMilli())
+	clk := nowClock()
 	svcKey, hsKey := testKey(t, 10), testKey(t, 1)
 	addr, stop := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
 	url := "tcp://" + addr
@@ -175,8 +187,7 @@ func TestReconnectRefreshesTokenAndResubscribes(t *testing.T) {
 }
 
 func TestDialErrors(t *testing.T) {
-	clk := &clock{}
-	clk.ms.Store(time.Now().UnixMilli())
+	clk := nowClock()
 	addr, _ := runBroker(t, "127.0.0.1:0", clk.Now)
 	tests := []struct {
 		name string
@@ -213,11 +224,7 @@ func TestDialErrors(t *testing.T) {
 }
 
 func TestWillAndClose(t *testing.T) {
-	clk := &clock{}
-	clk.ms.Store(time.Now().UnixMilli())
-	svcKey, hsKey := testKey(t, 10), testKey(t, 1)
-	addr, _ := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
-	url := "tcp://" + addr
+	clk, svcKey, hsKey, url := serviceNet(t)
 	hsAddr := string(hsKey.Address())
 
 	svc := dial(t, Config{URL: url, ClientID: "router", Key: svcKey, Now: clk.Now, CleanSession: true})
@@ -255,8 +262,7 @@ func TestWillAndClose(t *testing.T) {
 }
 
 func TestPublishHonoursContext(t *testing.T) {
-	clk := &clock{}
-	clk.ms.Store(time.Now().UnixMilli())
+	clk := nowClock()
 	svcKey := testKey(t, 10)
 	addr, stop := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
 	c := dial(t, Config{URL: "tcp://" + addr, ClientID: "router", Key: svcKey, Now: clk.Now, CleanSession: true})
@@ -271,11 +277,7 @@ func TestPublishHonoursContext(t *testing.T) {
 // With a persistent session, QoS 1 messages published while the subscriber
 // was away reach it on its next Dial, through Config.Subscriptions.
 func TestPersistentSessionQueuesQoS1(t *testing.T) {
-	clk := &clock{}
-	clk.ms.Store(time.Now().UnixMilli())
-	svcKey, hsKey := testKey(t, 10), testKey(t, 1)
-	addr, _ := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
-	url := "tcp://" + addr
+	clk, svcKey, hsKey, url := serviceNet(t)
 	h, ups := collector()
 	cfg := Config{URL: url, ClientID: "router", Key: svcKey, Now: clk.Now,
 		Subscriptions: []Subscription{{Filter: wire.UpFilter, QoS: 1, Handler: h}}}
@@ -310,11 +312,7 @@ func TestPersistentSessionQueuesQoS1(t *testing.T) {
 // acknowledged (no third delivery). On a clean session the refusal is
 // acknowledged and the message not redelivered.
 func TestSubscribeAckRedelivers(t *testing.T) {
-	clk := &clock{}
-	clk.ms.Store(time.Now().UnixMilli())
-	svcKey, hsKey := testKey(t, 10), testKey(t, 1)
-	addr, _ := runBroker(t, "127.0.0.1:0", clk.Now, svcKey)
-	url := "tcp://" + addr
+	clk, svcKey, hsKey, url := serviceNet(t)
 	hs := dial(t, Config{URL: url, Key: hsKey, Now: clk.Now, CleanSession: true})
 	ctx := context.Background()
 

@@ -32,10 +32,7 @@ func newSmall(t testing.TB, e *env) *small {
 	for i, d := range []float64{0.01, 0.02, 0.03} {
 		s.ws = append(s.ws, e.hotspot(string(rune('x'+i)), 48.10+d, 11.50))
 	}
-	for _, h := range append([]*hs{s.b}, s.ws...) {
-		e.hist.SetLastWitness(h.key.Public(), e.clk.Now().Add(-time.Hour))
-		e.hist.SetLastWitnessedBeacon(h.key.Public(), e.clk.Now().Add(-time.Hour))
-	}
+	s.seedHistory()
 	ent, ets := e.entropy()
 	e.clk.Advance(20 * time.Second)
 	s.br, s.bp = beaconReport(t, s.b, ent, ets, []byte{1, 2, 3, 4})
@@ -43,6 +40,27 @@ func newSmall(t testing.TB, e *env) *small {
 		s.wps = append(s.wps, witnessReport(t, w, s.b, s.br))
 	}
 	return s
+}
+
+// seedHistory gives the group's hotspots reciprocity history an hour old,
+// as earlier days' results would (the history is rebuilt from stored
+// results only, so a test that reopens the store seeds it again).
+func (s *small) seedHistory() {
+	for _, h := range append([]*hs{s.b}, s.ws...) {
+		s.e.hist.SetLastWitness(h.key.Public(), s.e.clk.Now().Add(-time.Hour))
+		s.e.hist.SetLastWitnessedBeacon(h.key.Public(), s.e.clk.Now().Add(-time.Hour))
+	}
+}
+
+// admitAll hands the beacon and its witnesses to Handle concurrently and
+// fails the test on any error.
+func (s *small) admitAll(t testing.TB) {
+	t.Helper()
+	for i, err := range s.e.handleAll(append([][]byte{s.bp}, s.wps...)) {
+		if err != nil {
+			t.Fatalf("report %d: %v", i, err)
+		}
+	}
 }
 
 func TestJoinVerdictQuery(t *testing.T) {
@@ -231,19 +249,12 @@ func TestRejections(t *testing.T) {
 func TestCrashRecovery(t *testing.T) {
 	e := newEnv(t, DefaultConfig())
 	s := newSmall(t, e)
-	for i, err := range e.handleAll(append([][]byte{s.bp}, s.wps...)) {
-		if err != nil {
-			t.Fatalf("report %d: %v", i, err)
-		}
-	}
+	s.admitAll(t)
 	// Crash: the pipeline never flushed; close everything and reopen. The
 	// history is rebuilt from stored results only, so seed it again as
 	// the previous days' results would.
 	e.reopen()
-	for _, h := range append([]*hs{s.b}, s.ws...) {
-		e.hist.SetLastWitness(h.key.Public(), e.clk.Now().Add(-time.Hour))
-		e.hist.SetLastWitnessedBeacon(h.key.Public(), e.clk.Now().Add(-time.Hour))
-	}
+	s.seedHistory()
 	if err := e.p.Handle("t", s.wps[0]); ReasonOf(err) != poc.ReasonDuplicate {
 		t.Fatalf("redelivery after restart: %v", err)
 	}
@@ -370,11 +381,7 @@ func TestRecordRoundTrip(t *testing.T) {
 func TestSweepKeepsPending(t *testing.T) {
 	e := newEnv(t, DefaultConfig())
 	s := newSmall(t, e)
-	for i, err := range e.handleAll(append([][]byte{s.bp}, s.wps...)) {
-		if err != nil {
-			t.Fatalf("report %d: %v", i, err)
-		}
-	}
+	s.admitAll(t)
 	entries := func() (pending, judged int) {
 		t.Helper()
 		err := e.p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
@@ -398,10 +405,7 @@ func TestSweepKeepsPending(t *testing.T) {
 		t.Fatalf("after sweep: %d pending, %d judged entries", p, j)
 	}
 	e.reopen()
-	for _, h := range append([]*hs{s.b}, s.ws...) {
-		e.hist.SetLastWitness(h.key.Public(), e.clk.Now().Add(-time.Hour))
-		e.hist.SetLastWitnessedBeacon(h.key.Public(), e.clk.Now().Add(-time.Hour))
-	}
+	s.seedHistory()
 	e.advance(6 * time.Second)
 	if got := e.take(); len(got) != 1 || got[0].Reason != poc.ReasonNone || len(got[0].Witnesses) != len(s.wps) {
 		t.Fatalf("after restart: %+v", got)

@@ -39,11 +39,7 @@ func judgeSmall(t *testing.T, f *flags, flag func(s *small)) (*env, *small, Resu
 	t.Cleanup(e.close)
 	s := newSmall(t, e)
 	flag(s)
-	for i, err := range e.handleAll(append([][]byte{s.bp}, s.wps...)) {
-		if err != nil {
-			t.Fatalf("report %d: %v", i, err)
-		}
-	}
+	s.admitAll(t)
 	e.advance(6 * time.Second)
 	got := e.take()
 	if len(got) != 1 {
