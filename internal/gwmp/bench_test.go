@@ -50,3 +50,17 @@ func BenchmarkDecodePullResp(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEncodePushData1 is the router's datagram: one rxpk of a 25-byte
+// uplink, no stat (the hand-written encoder's path).
+func BenchmarkEncodePushData1(b *testing.B) {
+	r := sampleRXPK(b)
+	r.SetData(make([]byte, 25))
+	p := &PushData{Header: Header{Version: 2, Token: 1}, GatewayEUI: testEUI, RXPK: []RXPK{r}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.MarshalBinary(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -52,16 +52,39 @@ func (p *PushData) MarshalBinary() ([]byte, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	body, err := marshalBody(pushDataBody{RXPK: p.RXPK, Stat: p.Stat})
-	if err != nil {
-		return nil, err
-	}
-	b, err := appendHeader(make([]byte, 0, GatewayHeaderSize+len(body)), p.Header, TypePushData)
+	b, err := appendHeader(make([]byte, 0, GatewayHeaderSize+256*len(p.RXPK)+64), p.Header, TypePushData)
 	if err != nil {
 		return nil, err
 	}
 	b = append(b, p.GatewayEUI[:]...)
+	if fast, ok := appendRXPKBody(b, p); ok {
+		return finish(fast)
+	}
+	body, err := marshalBody(pushDataBody{RXPK: p.RXPK, Stat: p.Stat})
+	if err != nil {
+		return nil, err
+	}
 	return finish(append(b, body...))
+}
+
+// appendRXPKBody appends the JSON body of a PUSH_DATA that carries packets
+// and no status (every datagram the router sends) without encoding/json;
+// false: use encoding/json.
+func appendRXPKBody(b []byte, p *PushData) ([]byte, bool) {
+	if p.Stat != nil || len(p.RXPK) == 0 {
+		return b, false
+	}
+	b = append(b, `{"rxpk":[`...)
+	for i := range p.RXPK {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = p.RXPK[i].appendJSON(b); !ok {
+			return b, false
+		}
+	}
+	return append(b, "]}"...), true
 }
 
 // UnmarshalBinary decodes and validates a PUSH_DATA datagram.
