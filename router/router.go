@@ -224,12 +224,12 @@ func decode(j *job) {
 }
 
 // collect returns first and what else is queued on q or arrives within
-// BatchWait, up to verifyBatchMax, for one signature batch, appended to
-// buf[:0] (the worker's, reused: a fresh 256-job slice per batch was most
-// of the router's garbage). The wait runs on timer, a real timer rather
-// than the injectable clock: it is scheduling, and a test's frozen clock
-// must not hold uplinks back.
-func (r *Router) collect(ctx context.Context, q <-chan job, first job, timer *time.Timer, buf []job) []job {
+// wait (BatchWait, longer under a backlog), up to verifyBatchMax, for one
+// signature batch, appended to buf[:0] (the worker's, reused: a fresh
+// 256-job slice per batch was most of the router's garbage). The wait runs
+// on timer, a real timer rather than the injectable clock: it is
+// scheduling, and a test's frozen clock must not hold uplinks back.
+func (r *Router) collect(ctx context.Context, q <-chan job, first job, timer *time.Timer, buf []job, wait time.Duration) []job {
 	batch := append(buf[:0], first)
 	var deadline <-chan time.Time // nil until the queue runs dry
 	for len(batch) < verifyBatchMax {
@@ -240,10 +240,10 @@ func (r *Router) collect(ctx context.Context, q <-chan job, first job, timer *ti
 		default:
 		}
 		if deadline == nil {
-			if r.cfg.BatchWait <= 0 {
+			if wait <= 0 {
 				return batch
 			}
-			timer.Reset(r.cfg.BatchWait)
+			timer.Reset(wait)
 			defer timer.Stop()
 			deadline = timer.C
 		}
@@ -426,12 +426,18 @@ func (r *Router) Run(ctx context.Context) error {
 			timer := time.NewTimer(time.Hour)
 			timer.Stop()
 			buf := make([]job, 0, verifyBatchMax)
+			last := 0 // the previous batch's size
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case j := <-q:
-					batch := r.collect(ctx, q, j, timer, buf)
+					wait := r.cfg.BatchWait
+					if last >= verifyBatchMax/4 { // a backlog: let the batch fill
+						wait *= 4
+					}
+					batch := r.collect(ctx, q, j, timer, buf, wait)
+					last = len(batch)
 					r.verifyBatch(batch)
 					for _, j := range batch {
 						r.process(j)
