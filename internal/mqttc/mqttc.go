@@ -211,20 +211,35 @@ func (c *Client) routeAck(h AckHandler) paho.MessageHandler {
 	}
 }
 
-// dropConnection breaks the current connection (at most once a second):
-// its reads fail, paho reports the connection lost and reconnects with its
-// backoff. (Paho takes a read error of a connection closed locally for its
-// own disconnect, and would not reconnect.)
+// dropConnection breaks the current connection: its reads fail, paho
+// reports the connection lost and reconnects with its backoff. (Paho takes
+// a read error of a connection closed locally for its own disconnect, and
+// would not reconnect.) Drops are at least a second apart: one asked for
+// sooner, such as for a redelivered message refused again, happens when
+// the second is up, so that no refused message stays unacknowledged on a
+// live connection.
 func (c *Client) dropConnection() {
 	c.mu.Lock()
-	conn := c.conn
-	if conn == nil || time.Since(c.dropped) < time.Second {
-		c.mu.Unlock()
+	defer c.mu.Unlock()
+	if c.closed || c.dropPending {
 		return
+	}
+	if wait := time.Second - time.Since(c.dropped); wait > 0 {
+		c.dropPending = true
+		time.AfterFunc(wait, func() {
+			c.mu.Lock()
+			c.dropPending = false
+			c.mu.Unlock()
+			c.dropConnection()
+		})
+		return
+	}
+	conn := c.conn
+	if conn == nil {
+		return // already broken: its unacknowledged messages come again after the reconnect
 	}
 	c.dropped = time.Now()
 	c.conn = nil
-	c.mu.Unlock()
 	if bc, ok := conn.(*bufferedConn); ok {
 		bc.fail(errRedeliver)
 		return
@@ -238,12 +253,13 @@ type Client struct {
 	pc  paho.Client
 	log *slog.Logger
 
-	mu      sync.Mutex
-	subs    map[string]subscription
-	closed  bool
-	conn    net.Conn  // the current connection, for dropConnection
-	dropped time.Time // last dropConnection
-	refused atomic.Int64
+	mu          sync.Mutex
+	subs        map[string]subscription
+	closed      bool
+	conn        net.Conn  // the current connection, for dropConnection
+	dropped     time.Time // last dropConnection
+	dropPending bool      // a dropConnection waits for its second
+	refused     atomic.Int64
 
 	firstConnect chan struct{} // closed once the first connection's subscriptions are made
 	firstOnce    sync.Once
