@@ -357,7 +357,7 @@ func startBenchRouter(b *testing.B, ctx context.Context, n *benchNet, lnsAddr st
 		b.Fatal(err)
 	}
 	r, err := New(Config{RateLimit: 1e6, RateBurst: 1e6, DestQueueSize: 65536}, Deps{Routes: rs, Hotspots: n.onboard, DC: ledger,
-		Rewards: dc.NewTransfers(db.Prefix("router/").Prefix("xfer/")), Dial: gwmpfwd.Dialer(clock.Real{}, quietLog()),
+		Dial:      gwmpfwd.Dialer(clock.Real{}, quietLog()),
 		Publisher: &fakePub{}, Key: n.routerK, Logger: quietLog()})
 	if err != nil {
 		b.Fatal(err)

@@ -71,7 +71,7 @@ func (p *fakePub) Publish(topic string, b []byte) error {
 // failingDC fails every debit with a storage error.
 type failingDC struct{ dc.Ledger }
 
-func (failingDC) Debit(string, uint64, []byte) (bool, error) {
+func (failingDC) Debit(dc.Charge) (bool, error) {
 	return false, errors.New("disk on fire")
 }
 
@@ -81,7 +81,6 @@ type env struct {
 	clk      *clock.Manual
 	routes   *routes.Service
 	dc       *dc.Store
-	xfer     *dc.Transfers
 	hotspots fakeHotspots
 	keys     []*identity.Key
 	routerK  *identity.Key
@@ -111,7 +110,6 @@ func newEnv(t testing.TB, cfg Config, mod func(*Deps)) *env {
 		pub: &fakePub{}, reg: prometheus.NewRegistry(), senders: map[string]*fakeSender{}}
 	e.routes, _ = routes.Open(db.Prefix("router/").Prefix("routes/"))
 	e.dc = dc.NewStore(db.Prefix("router/").Prefix("dc/"))
-	e.xfer = dc.NewTransfers(db.Prefix("router/").Prefix("xfer/"))
 	for i := 0; i < 4; i++ {
 		k, _ := identity.Generate()
 		e.keys = append(e.keys, k)
@@ -120,7 +118,7 @@ func newEnv(t testing.TB, cfg Config, mod func(*Deps)) *env {
 		}
 	}
 	e.routerK, _ = identity.Generate()
-	deps := Deps{Routes: e.routes, Hotspots: e.hotspots, DC: e.dc, Rewards: e.xfer, Publisher: e.pub,
+	deps := Deps{Routes: e.routes, Hotspots: e.hotspots, DC: e.dc, Publisher: e.pub,
 		Key: e.routerK, Registry: e.reg, Clock: e.clk,
 		Dial: func(d routes.Destination, down func(delivery.Downlink)) (delivery.Sender, error) {
 			e.mu.Lock()

@@ -12,6 +12,7 @@ type metrics struct {
 	dropped      *prometheus.CounterVec
 	bought       prometheus.Counter
 	debited      prometheus.Counter
+	unrecorded   prometheus.Counter
 	queueDropped *prometheus.CounterVec
 	queueWaits   prometheus.Counter
 	delivered    *prometheus.CounterVec
@@ -31,6 +32,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Copies bought by routes."}),
 		debited: prometheus.NewCounter(prometheus.CounterOpts{Name: "hexnet_router_dc_debited_total",
 			Help: "Data credits debited from payers."}),
+		unrecorded: prometheus.NewCounter(prometheus.CounterOpts{Name: "hexnet_router_transfers_unrecorded_total",
+			Help: "Copies charged whose data-transfer record the ledger refused (e.g. a closed epoch): their hotspots are not paid for them."}),
 		queueDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hexnet_router_queue_dropped_total",
 			Help: "Items dropped because a bounded queue was full, by queue."}, []string{"queue"}),
 		queueWaits: prometheus.NewCounter(prometheus.CounterOpts{Name: "hexnet_router_ingress_waits_total",
@@ -55,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.received, m.dropped, m.bought, m.debited, m.queueDropped, m.queueWaits, m.delivered, m.downlinks, m.latency, m.batch, m.alone} {
+	for _, c := range []prometheus.Collector{m.received, m.dropped, m.bought, m.debited, m.unrecorded, m.queueDropped, m.queueWaits, m.delivered, m.downlinks, m.latency, m.batch, m.alone} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

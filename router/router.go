@@ -95,7 +95,6 @@ type Deps struct {
 	Routes    RouteSource
 	Hotspots  Hotspots
 	DC        dc.Ledger
-	Rewards   dc.Rewards // nil: not recorded
 	Dial      delivery.Dialer
 	Publisher Publisher
 	Key       *identity.Key         // router key; signs PacketDowns
@@ -649,10 +648,14 @@ func (r *Router) buy(rt *routes.Route, f *lorawan.Frame, up *wire.PacketUp, pk i
 	if f.MType != lorawan.JoinRequest {
 		cost = dc.Cost(len(up.Payload))
 	}
-	idem := make([]byte, 0, 64)
-	idem = append(idem, hash[:]...)
-	idem = append(idem, pk[:]...)
-	charged, err := r.deps.DC.Debit(rt.Payer, cost, idem)
+	// The key names the copy (packet, hotspot) and its payer: a route of
+	// another payer buying the same copy is charged on its own.
+	key := make([]byte, 0, 64+len(rt.Payer))
+	key = append(key, hash[:]...)
+	key = append(key, pk[:]...)
+	key = append(key, rt.Payer...)
+	epoch := uint64(now.Unix()) / uint64(r.cfg.EpochDuration/time.Second)
+	charged, err := r.deps.DC.Debit(dc.Charge{Payer: rt.Payer, Amount: cost, Key: key, Epoch: epoch, Hotspot: pk})
 	switch {
 	case errors.Is(err, dc.ErrInsufficientDC):
 		if lerr := r.deps.Routes.SetPayerLocked(rt.Payer, true); lerr != nil {
@@ -665,6 +668,9 @@ func (r *Router) buy(rt *routes.Route, f *lorawan.Frame, up *wire.PacketUp, pk i
 			r.onTopUp(rt.Payer)
 		}
 		return ReasonInsufficientDC
+	case errors.Is(err, dc.ErrNotRecorded):
+		r.log.Warn("copy charged, data transfer not recorded", "hotspot", pk.String(), "epoch", epoch, "err", err)
+		r.m.unrecorded.Inc()
 	case err != nil:
 		r.log.Error("debit", "payer", rt.Payer, "err", err)
 		return ReasonBillingError
@@ -680,13 +686,6 @@ func (r *Router) buy(rt *routes.Route, f *lorawan.Frame, up *wire.PacketUp, pk i
 			}
 			for _, fn := range *subs {
 				fn(pu)
-			}
-		}
-		if r.deps.Rewards != nil {
-			epoch := uint64(now.Unix()) / uint64(r.cfg.EpochDuration/time.Second)
-			key := append(idem, rt.Payer...)
-			if err := r.deps.Rewards.RecordDataTransfer(epoch, pk, cost, key); err != nil {
-				r.log.Error("record data transfer", "err", err)
 			}
 		}
 	}

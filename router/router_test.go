@@ -2,10 +2,12 @@ package router
 
 import (
 	"context"
-	dto "github.com/prometheus/client_model/go"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hexnet/hexnet/internal/identity"
 	"github.com/hexnet/hexnet/internal/lorawan"
@@ -265,7 +267,7 @@ func TestMultiBuyChargesMaxCopies(t *testing.T) {
 		t.Fatalf("balance %d, want %d", bal, 1000-2*cost)
 	}
 	epoch := uint64(e.clk.Now().Unix()) / uint64(DefaultEpochDuration/time.Second)
-	xf, err := e.xfer.Epoch(epoch)
+	xf, err := e.dc.Transfers(epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,6 +302,52 @@ func TestIdempotentBillingUnderRedelivery(t *testing.T) {
 	e.r.Process(topic, b)
 	if bal := e.dc.Balance("payer"); bal != 9 {
 		t.Fatalf("balance %d after redelivery, want 9", bal)
+	}
+}
+
+// unrecordedDC charges through the real store and then reports the data
+// transfer as refused, as the ledger does for a closed epoch.
+type unrecordedDC struct{ dc.Ledger }
+
+func (u unrecordedDC) Debit(c dc.Charge) (bool, error) {
+	ok, err := u.Ledger.Debit(c)
+	if err != nil || !ok {
+		return ok, err
+	}
+	return true, fmt.Errorf("%w: epoch closed", dc.ErrNotRecorded)
+}
+
+// TestBillingPerPayerAndUnrecordedTransfer: two routes of different payers
+// that match the same copy are each charged once (the debit key names the
+// payer), and a copy charged without its data-transfer record is still
+// bought, and counted.
+func TestBillingPerPayerAndUnrecordedTransfer(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	e.addRoute("r", "payer", 1, nil)
+	e.addRoute("r2", "payer2", 1, nil)
+	_ = e.dc.Credit("payer", 10)
+	_ = e.dc.Credit("payer2", 10)
+	topic, b := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+	if o := e.r.Process(topic, b); o.Bought != 2 {
+		t.Fatalf("%+v", o)
+	}
+	if b1, b2 := e.dc.Balance("payer"), e.dc.Balance("payer2"); b1 != 9 || b2 != 9 {
+		t.Fatalf("balances %d and %d, want 9 each", b1, b2)
+	}
+	epoch := uint64(e.clk.Now().Unix()) / uint64(DefaultEpochDuration/time.Second)
+	if xf, err := e.dc.Transfers(epoch); err != nil || xf[e.keys[0].Public()] != 2 {
+		t.Fatalf("data transfer %v %v, want 2 DC (one copy to each payer)", xf, err)
+	}
+
+	u := newEnv(t, Config{}, func(d *Deps) { d.DC = unrecordedDC{d.DC} })
+	u.addRoute("r", "payer", 1, nil)
+	_ = u.dc.Credit("payer", 10)
+	topic, b = up(t, u.keys[0], dataFrame(t, 1, 4), -50, 1)
+	if o := u.r.Process(topic, b); o.Bought != 1 {
+		t.Fatalf("charged copy without its record: %+v", o)
+	}
+	if n := counterValue(u.r.m.unrecorded); n != 1 {
+		t.Fatalf("unrecorded counter %v", n)
 	}
 }
 

@@ -111,18 +111,17 @@ func (c ServiceConfig) Validate() error {
 // MQTT are required.
 type ServiceDeps struct {
 	// Store is the router's space (e.g. db.Prefix("router/")): routes live
-	// under "routes/", and when DC / Rewards are nil the built-in ledgers
-	// under "dc/" and "xfer/", the basic LNS's devices under "lns/".
+	// under "routes/", the built-in ledger (when DC is nil) under "dc/",
+	// the basic LNS's devices under "lns/".
 	Store *store.Space
 	// Key is the router's key: it signs PacketDowns and logs in to the broker
 	// (the broker must list its address in Services).
 	Key *identity.Key
 	// Hotspots tells onboarded hotspots (the ledger).
 	Hotspots Hotspots
-	// DC is the data-credit ledger; nil uses dc.Store over Store ("dc/").
+	// DC is the data-credit ledger, which also records data transfer per
+	// hotspot and epoch; nil uses dc.Store over Store ("dc/").
 	DC dc.Ledger
-	// Rewards records data transfer per hotspot and epoch; nil uses dc.Transfers over Store ("xfer/").
-	Rewards dc.Rewards
 	// MQTT is the network's MQTT client, logged in with Key: Run subscribes
 	// wire.UpFilter and wire.TxAckFilter on it and publishes PacketDowns
 	// (and the basic LNS's uplinks) with it.
@@ -147,7 +146,6 @@ type Service struct {
 	log      *slog.Logger
 	routes   *routes.Service
 	dcStore  *dc.Store
-	xfer     *dc.Transfers
 	router   *Router
 	roaming  *roaming.Roaming
 	lns      *lns.Server
@@ -195,14 +193,10 @@ func NewService(cfg ServiceConfig, deps ServiceDeps) (*Service, error) {
 	if s.routes, err = routes.Open(deps.Store.Prefix("routes/")); err != nil {
 		return nil, fmt.Errorf("router: open routes: %w", err)
 	}
-	ledger, rewards := deps.DC, deps.Rewards
+	ledger := deps.DC
 	if ledger == nil {
 		s.dcStore = dc.NewStore(deps.Store.Prefix("dc/"))
 		ledger = s.dcStore
-	}
-	if rewards == nil {
-		s.xfer = dc.NewTransfers(deps.Store.Prefix("xfer/"))
-		rewards = s.xfer
 	}
 	pub := mqttPublisher{c: deps.MQTT, timeout: cfg.PublishTimeout}
 	g := cfg.GWMP
@@ -220,7 +214,7 @@ func NewService(cfg ServiceConfig, deps ServiceDeps) (*Service, error) {
 		}
 		dialers[routes.ProtocolHTTPRoaming] = s.roaming.Dialer()
 	}
-	s.router, err = New(cfg.Router, Deps{Routes: s.routes, Hotspots: deps.Hotspots, DC: ledger, Rewards: rewards,
+	s.router, err = New(cfg.Router, Deps{Routes: s.routes, Hotspots: deps.Hotspots, DC: ledger,
 		Dial: delivery.Multi(dialers), Publisher: pub, Key: deps.Key, Registry: deps.Registry,
 		Clock: deps.Clock, Logger: deps.Logger})
 	if err != nil {
@@ -252,10 +246,6 @@ func (s *Service) Routes() *routes.Service { return s.routes }
 // DCStore returns the built-in data-credit store (to Credit payers), or nil
 // when ServiceDeps.DC was given.
 func (s *Service) DCStore() *dc.Store { return s.dcStore }
-
-// Transfers returns the built-in data-transfer records, or nil when
-// ServiceDeps.Rewards was given.
-func (s *Service) Transfers() *dc.Transfers { return s.xfer }
 
 // LNS returns the basic LNS, or nil when it is disabled.
 func (s *Service) LNS() *lns.Server { return s.lns }

@@ -108,43 +108,50 @@ func (l *Ledger) record(epoch uint64, hotspot identity.PublicKey, kind byte, a, 
 	if l.closed {
 		return ErrClosed
 	}
-	if epoch < l.st.nextEpoch {
-		return fmt.Errorf("%w: %d (next to close is %d)", ErrEpochClosed, epoch, l.st.nextEpoch)
+	k, v, err := l.inputLocked(epoch, hotspot, kind, a, b, key)
+	if err != nil {
+		return err
 	}
-	if now := l.EpochOf(l.clock()); epoch > now {
-		return fmt.Errorf("%w: %d (now %d)", ErrFutureEpoch, epoch, now)
-	}
-	if l.st.hotspots[hotspot] == nil {
-		return fmt.Errorf("%w: %s", ErrUnknownHotspot, hotspot)
-	}
-	k := inputKey(epoch, key)
 	if _, err := l.kv.Get(k); err == nil {
 		return nil // already recorded
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	total := l.totals[epoch]
-	var nt units
-	var err error
-	if nt.beacon, err = add(total.beacon, kindA(kind, 'p', a)); err != nil {
-		return err
-	}
-	if nt.witness, err = add(total.witness, kindA(kind, 'p', b)); err != nil {
-		return err
-	}
-	if nt.dc, err = add(total.dc, kindA(kind, 'd', a)); err != nil {
-		return err
-	}
-	v := make([]byte, 0, 1+32+16)
-	v = append(v, kind)
-	v = append(v, hotspot[:]...)
-	v = binary.BigEndian.AppendUint64(v, a)
-	v = binary.BigEndian.AppendUint64(v, b)
 	if err := l.kv.Set(k, v, false); err != nil {
 		return err
 	}
 	l.addUnits(epoch, hotspot, kind, a, b)
 	return nil
+}
+
+// inputLocked checks a reward input against the open epochs, the hotspots
+// and the epoch's totals, and returns its key and value.
+func (l *Ledger) inputLocked(epoch uint64, hotspot identity.PublicKey, kind byte, a, b uint64, key string) (k, v []byte, err error) {
+	if epoch < l.st.nextEpoch {
+		return nil, nil, fmt.Errorf("%w: %d (next to close is %d)", ErrEpochClosed, epoch, l.st.nextEpoch)
+	}
+	if now := l.EpochOf(l.clock()); epoch > now {
+		return nil, nil, fmt.Errorf("%w: %d (now %d)", ErrFutureEpoch, epoch, now)
+	}
+	if l.st.hotspots[hotspot] == nil {
+		return nil, nil, fmt.Errorf("%w: %s", ErrUnknownHotspot, hotspot)
+	}
+	total := l.totals[epoch]
+	if _, err = add(total.beacon, kindA(kind, 'p', a)); err != nil {
+		return nil, nil, err
+	}
+	if _, err = add(total.witness, kindA(kind, 'p', b)); err != nil {
+		return nil, nil, err
+	}
+	if _, err = add(total.dc, kindA(kind, 'd', a)); err != nil {
+		return nil, nil, err
+	}
+	v = make([]byte, 0, 1+32+16)
+	v = append(v, kind)
+	v = append(v, hotspot[:]...)
+	v = binary.BigEndian.AppendUint64(v, a)
+	v = binary.BigEndian.AppendUint64(v, b)
+	return inputKey(epoch, key), v, nil
 }
 
 func kindA(kind, want byte, v uint64) uint64 {
@@ -243,6 +250,30 @@ func (l *Ledger) DebitDC(payer identity.PublicKey, amount uint64, key string) er
 // ChargeDC is DebitDC reporting whether this call charged (false for a
 // repeated key). A repeated key is recognised whatever the balance.
 func (l *Ledger) ChargeDC(payer identity.PublicKey, amount uint64, key string) (bool, error) {
+	return l.charge(payer, amount, key, nil)
+}
+
+// Transfer is the data-transfer record of a purchased copy: its DC, added
+// to Hotspot's total of Epoch, under idempotency key Key.
+type Transfer struct {
+	Epoch   uint64
+	Hotspot identity.PublicKey
+	Key     string
+}
+
+// ChargeTransfer is ChargeDC for a purchased copy: in the same atomic write
+// as the debit it records amount as the data transfer t. A crash keeps both
+// or neither, and a repeated debit key repeats neither. A record the ledger
+// refuses (ErrEpochClosed, ErrFutureEpoch, ErrUnknownHotspot) does not stop
+// the debit: that error comes back with charged=true.
+func (l *Ledger) ChargeTransfer(payer identity.PublicKey, amount uint64, key string, t Transfer) (bool, error) {
+	if err := checkIdemKey(t.Key); err != nil {
+		return false, err
+	}
+	return l.charge(payer, amount, key, &t)
+}
+
+func (l *Ledger) charge(payer identity.PublicKey, amount uint64, key string, t *Transfer) (bool, error) {
 	if amount == 0 {
 		return false, fmt.Errorf("%w: zero debit", ErrBadAmount)
 	}
@@ -268,12 +299,35 @@ func (l *Ledger) ChargeDC(payer identity.PublicKey, amount uint64, key string) (
 	v = binary.BigEndian.AppendUint64(v, seq)
 	v = binary.BigEndian.AppendUint64(v, amount)
 	v = append(v, payer[:]...)
-	if err := l.kv.Set(k, v, false); err != nil {
-		return false, err
+	var recErr error
+	var ik, iv []byte
+	if t != nil {
+		ik, iv, recErr = l.inputLocked(t.Epoch, t.Hotspot, 'd', amount, 0, t.Key)
+	}
+	if ik == nil {
+		if err := l.kv.Set(k, v, false); err != nil {
+			return false, err
+		}
+	} else {
+		b, err := l.kv.NewBatch()
+		if err != nil {
+			return false, err
+		}
+		defer func() { _ = b.Close() }()
+		if err := b.Set(k, v); err != nil {
+			return false, err
+		}
+		if err := b.Set(ik, iv); err != nil {
+			return false, err
+		}
+		if err := b.Commit(false); err != nil {
+			return false, err
+		}
+		l.addUnits(t.Epoch, t.Hotspot, 'd', amount, 0)
 	}
 	l.debitNext = seq
 	l.st.pending[payer] += amount
-	return true, nil
+	return true, recErr
 }
 
 // loadDebits rebuilds the pending DC from the debit log.

@@ -367,3 +367,51 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatal("replay after concurrent use differs")
 	}
 }
+
+// TestChargeTransferRecordsWithTheDebit: a charge and its data-transfer
+// record are one write; a repeated key repeats neither; a record the ledger
+// refuses leaves the debit standing and says why; the close pays exactly the
+// recorded DC.
+func TestChargeTransferRecordsWithTheDebit(t *testing.T) {
+	n := newNet(t)
+	hs := n.setup(2)
+	n.must(n.submit(n.owner, &ledgerpb.BurnForDC{Nonce: n.nonce(n.owner), Dc: 100}))
+	l, payer := n.l, n.owner.Public()
+	start := l.DCBalance(payer)
+	e := l.NextEpoch()
+	charge := func(amount uint64, key string, h identity.PublicKey, epoch uint64, wantErr error) {
+		t.Helper()
+		c, err := l.ChargeTransfer(payer, amount, "r/"+key, Transfer{Epoch: epoch, Hotspot: h, Key: "dt/" + key})
+		if !c || !errors.Is(err, wantErr) {
+			t.Fatalf("charge %s: charged=%v err=%v, want charged with %v", key, c, err, wantErr)
+		}
+	}
+	charge(10, "a", hs[0].Public(), e, nil)
+	if c, err := l.ChargeTransfer(payer, 10, "r/a", Transfer{Epoch: e, Hotspot: hs[0].Public(), Key: "dt/a"}); c || err != nil {
+		t.Fatalf("repeated charge: %v %v", c, err)
+	}
+	charge(30, "b", hs[1].Public(), e, nil)
+	charge(5, "c", testKey(t, 99).Public(), e, ErrUnknownHotspot)
+	charge(5, "d", hs[0].Public(), e+5, ErrFutureEpoch)
+	if got := l.DCBalance(payer); got != start-50 {
+		t.Fatalf("balance %d, want %d", got, start-50)
+	}
+	if _, err := l.ChargeTransfer(payer, 1, "r/e", Transfer{Epoch: e, Hotspot: hs[0].Public()}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("empty transfer key: %v", err)
+	}
+	n.clock.Advance(epochLen)
+	if c, err := l.CloseDue(); c != 1 || err != nil {
+		t.Fatalf("close: %d %v", c, err)
+	}
+	charge(5, "f", hs[0].Public(), e, ErrEpochClosed)
+	_, entries, err := l.Manifest(e)
+	n.must(err)
+	paid := map[string]uint64{}
+	for _, en := range entries {
+		paid[string(en.Hotspot)] = en.DataTransfer
+	}
+	// 40 DC recorded: the pool is capped at DC × 10 tokens.
+	if a, b := paid[string(hs[0].Public().Bytes())], paid[string(hs[1].Public().Bytes())]; a != 100 || b != 300 {
+		t.Fatalf("data transfer paid %d and %d, want 100 and 300", a, b)
+	}
+}

@@ -211,7 +211,7 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 	rcfg.Router.EpochDuration = lcfg.EpochLength // data-transfer records must land in the ledger's epochs
 	rs, err := router.NewService(rcfg, router.ServiceDeps{
 		Store: db.Prefix("router/"), Key: keys.Router,
-		Hotspots: ledgerlink.RouterHotspots{L: led}, DC: ledgerlink.RouterDC{L: led}, Rewards: ledgerlink.RouterRewards{L: led},
+		Hotspots: ledgerlink.RouterHotspots{L: led}, DC: ledgerlink.RouterDC{L: led},
 		MQTT: routerClient, Registry: n.registry, Clock: n.clk, Logger: n.log,
 	})
 	if err != nil {

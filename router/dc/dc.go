@@ -1,7 +1,8 @@
-// Package dc holds the data-credit interfaces the router bills through and a
-// Pebble-backed implementation used until the ledger provides its own:
-// payer balances with idempotent debits and top-up notifications (Store), and
-// per-epoch data-transfer records of the copies each hotspot sold (Transfers).
+// Package dc holds the data-credit interface the router bills through and a
+// Pebble-backed implementation used until the ledger provides its own
+// (Store): payer balances, debits that are idempotent and record, in the
+// same atomic write, the data transfer the purchased copy earns its
+// hotspot, and top-up notifications.
 package dc
 
 import (
@@ -20,23 +21,34 @@ var ErrInsufficientDC = errors.New("dc: insufficient data credits")
 // ErrBadKey is returned for an empty payer or idempotency key.
 var ErrBadKey = errors.New("dc: empty payer or idempotency key")
 
+// ErrNotRecorded is wrapped by a Debit that charged but whose data-transfer
+// record the ledger refused (say, for an epoch it has closed): the charge
+// stands, and the hotspot is not paid for that copy.
+var ErrNotRecorded = errors.New("dc: charged, data transfer not recorded")
+
+// Charge is one purchased copy to bill: Amount DC from Payer, once per Key,
+// and the same Amount added to Hotspot's data-transfer total of Epoch.
+type Charge struct {
+	Payer   string
+	Amount  uint64
+	Key     []byte // idempotency key, e.g. packet hash ‖ hotspot
+	Epoch   uint64 // reward epoch of the purchase
+	Hotspot identity.PublicKey
+}
+
 // Ledger is what the router needs of data credits; the ledger implements it.
 type Ledger interface {
 	// Balance returns the payer's balance in DC.
 	Balance(payer string) uint64
-	// Debit takes amount DC from payer once per idemKey: a repeated key
-	// returns charged=false and no error, whatever the balance. A balance
-	// below amount returns ErrInsufficientDC.
-	Debit(payer string, amount uint64, idemKey []byte) (charged bool, err error)
+	// Debit takes c.Amount DC from c.Payer once per c.Key and records the
+	// copy's data transfer in the same atomic write, so a crash keeps both
+	// or neither. A repeated key returns charged=false and no error,
+	// whatever the balance. A balance below the amount returns
+	// ErrInsufficientDC; charged=true with an error wrapping ErrNotRecorded
+	// means the debit stands without its record.
+	Debit(c Charge) (charged bool, err error)
 	// Subscribe registers fn, called with the payer after every top-up.
 	Subscribe(fn func(payer string))
-}
-
-// Rewards records the DC of the copies each hotspot sold, per epoch, for
-// data-transfer rewards; the ledger implements it.
-type Rewards interface {
-	// RecordDataTransfer adds dc to the hotspot's epoch total once per idemKey.
-	RecordDataTransfer(epoch uint64, hotspot identity.PublicKey, dc uint64, idemKey []byte) error
 }
 
 // Cost is the price of one purchased copy of a payload of n bytes:
@@ -48,15 +60,22 @@ func Cost(n int) uint64 {
 	return uint64((n + 23) / 24)
 }
 
-// Store is a Ledger over a store.Space: "bal/{payer}" → uint64 balance and
-// "debit/{payer}\x00{idemKey}" → amount for idempotency. Debits are written
-// without fsync (a crash may forget the last few debits, which undercharges
-// and never double-charges); credits are synced. Safe for concurrent use.
+// Store is a Ledger over a store.Space: "bal/{payer}" → uint64 balance,
+// "debit/{payer}\x00{key}" → amount for idempotency, and
+// "xfer/{epoch}{hotspot}" → the DC of the copies the hotspot sold in the
+// epoch. Debits are written without fsync (a crash may forget the last few
+// debits with their records, which undercharges and never double-charges);
+// credits are synced. Safe for concurrent use.
 type Store struct {
 	mu    sync.Mutex
 	space *store.Space
 	bal   map[string]uint64 // cache of loaded balances
 	subs  []func(string)
+	// xfer caches the transfer totals of the latest epoch charged, so that
+	// a debit costs one lookup (its idempotency key), not two; this type is
+	// the only writer of those keys.
+	epoch uint64
+	xfer  map[identity.PublicKey]uint64
 }
 
 var _ Ledger = (*Store)(nil)
@@ -74,6 +93,10 @@ func debitKey(payer string, idem []byte) []byte {
 	k = append(k, payer...)
 	k = append(k, 0)
 	return append(k, idem...)
+}
+
+func xferPrefix(epoch uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte("xfer/"), epoch)
 }
 
 func (s *Store) balanceLocked(payer string) (uint64, error) {
@@ -96,6 +119,25 @@ func (s *Store) balanceLocked(payer string) (uint64, error) {
 	return v, nil
 }
 
+// transferLocked returns the hotspot's stored total of epoch.
+func (s *Store) transferLocked(epoch uint64, hotspot identity.PublicKey) (uint64, error) {
+	if epoch == s.epoch {
+		if v, ok := s.xfer[hotspot]; ok {
+			return v, nil
+		}
+	}
+	v, err := s.space.Get(append(xferPrefix(epoch), hotspot[:]...))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("dc: transfer: %w", err)
+	case len(v) != 8:
+		return 0, fmt.Errorf("dc: stored transfer of %s has %d bytes", hotspot, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
 // Balance returns the payer's balance (0 when unknown or unreadable).
 func (s *Store) Balance(payer string) uint64 {
 	s.mu.Lock()
@@ -104,42 +146,61 @@ func (s *Store) Balance(payer string) uint64 {
 	return v
 }
 
-// Debit implements Ledger.
-func (s *Store) Debit(payer string, amount uint64, idemKey []byte) (bool, error) {
-	if payer == "" || len(idemKey) == 0 {
+// Debit implements Ledger: one lookup (the idempotency key) and one batch
+// of three writes (balance, key, transfer total).
+func (s *Store) Debit(c Charge) (bool, error) {
+	if c.Payer == "" || len(c.Key) == 0 {
 		return false, ErrBadKey
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	dk := debitKey(payer, idemKey)
+	dk := debitKey(c.Payer, c.Key)
 	if _, err := s.space.Get(dk); err == nil {
 		return false, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return false, fmt.Errorf("dc: debit: %w", err)
 	}
-	bal, err := s.balanceLocked(payer)
+	bal, err := s.balanceLocked(c.Payer)
 	if err != nil {
 		return false, err
 	}
-	if bal < amount {
-		return false, fmt.Errorf("%w: payer %q has %d, needs %d", ErrInsufficientDC, payer, bal, amount)
+	if bal < c.Amount {
+		return false, fmt.Errorf("%w: payer %q has %d, needs %d", ErrInsufficientDC, c.Payer, bal, c.Amount)
+	}
+	total, err := s.transferLocked(c.Epoch, c.Hotspot)
+	if err != nil {
+		return false, err
 	}
 	b, err := s.space.NewBatch()
 	if err != nil {
 		return false, fmt.Errorf("dc: debit: %w", err)
 	}
 	defer b.Close()
-	nb := bal - amount
-	if err := b.Set(balKey(payer), binary.BigEndian.AppendUint64(nil, nb)); err != nil {
+	var v [8]byte
+	nb := bal - c.Amount
+	binary.BigEndian.PutUint64(v[:], nb)
+	if err := b.Set(balKey(c.Payer), v[:]); err != nil {
 		return false, fmt.Errorf("dc: debit: %w", err)
 	}
-	if err := b.Set(dk, binary.BigEndian.AppendUint64(nil, amount)); err != nil {
+	binary.BigEndian.PutUint64(v[:], c.Amount)
+	if err := b.Set(dk, v[:]); err != nil {
+		return false, fmt.Errorf("dc: debit: %w", err)
+	}
+	binary.BigEndian.PutUint64(v[:], total+c.Amount)
+	if err := b.Set(append(xferPrefix(c.Epoch), c.Hotspot[:]...), v[:]); err != nil {
 		return false, fmt.Errorf("dc: debit: %w", err)
 	}
 	if err := b.Commit(false); err != nil {
 		return false, fmt.Errorf("dc: debit: %w", err)
 	}
-	s.bal[payer] = nb
+	s.bal[c.Payer] = nb
+	switch {
+	case s.xfer == nil || c.Epoch > s.epoch: // a new epoch: older totals are no longer cached
+		s.epoch, s.xfer = c.Epoch, map[identity.PublicKey]uint64{}
+		fallthrough
+	case c.Epoch == s.epoch:
+		s.xfer[c.Hotspot] = total + c.Amount
+	}
 	return true, nil
 }
 
@@ -179,79 +240,11 @@ func (s *Store) Subscribe(fn func(payer string)) {
 	s.subs = append(s.subs, fn)
 }
 
-// Transfers is a Rewards over a store.Space: "xfer/{epoch}/{hotspot}" → total
-// DC and "xferkey/{epoch}/{idemKey}" for idempotency. Safe for concurrent use.
-type Transfers struct {
-	mu    sync.Mutex
-	space *store.Space
-	// totals caches the totals of the latest epoch recorded, so that a
-	// record costs one lookup (its idempotency key), not two; this type is
-	// the only writer of those keys.
-	epoch  uint64
-	totals map[identity.PublicKey]uint64
-}
-
-var _ Rewards = (*Transfers)(nil)
-
-// NewTransfers returns a Transfers over space.
-func NewTransfers(space *store.Space) *Transfers { return &Transfers{space: space} }
-
-func epochPrefix(kind string, epoch uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte(kind+"/"), epoch)
-}
-
-// RecordDataTransfer implements Rewards.
-func (t *Transfers) RecordDataTransfer(epoch uint64, hotspot identity.PublicKey, dc uint64, idemKey []byte) error {
-	if len(idemKey) == 0 {
-		return ErrBadKey
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	ik := append(epochPrefix("xferkey", epoch), idemKey...)
-	if _, err := t.space.Get(ik); err == nil {
-		return nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("dc: transfer: %w", err)
-	}
-	hk := append(epochPrefix("xfer", epoch), hotspot[:]...)
-	total, cached := t.totals[hotspot]
-	if !cached || epoch != t.epoch {
-		total = 0
-		if v, err := t.space.Get(hk); err == nil && len(v) == 8 {
-			total = binary.BigEndian.Uint64(v)
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("dc: transfer: %w", err)
-		}
-	}
-	b, err := t.space.NewBatch()
-	if err != nil {
-		return fmt.Errorf("dc: transfer: %w", err)
-	}
-	defer b.Close()
-	if err := b.Set(hk, binary.BigEndian.AppendUint64(nil, total+dc)); err != nil {
-		return fmt.Errorf("dc: transfer: %w", err)
-	}
-	if err := b.Set(ik, nil); err != nil {
-		return fmt.Errorf("dc: transfer: %w", err)
-	}
-	if err := b.Commit(false); err != nil {
-		return fmt.Errorf("dc: transfer: %w", err)
-	}
-	switch {
-	case t.totals == nil || epoch > t.epoch: // a new epoch: older totals are no longer written
-		t.epoch, t.totals = epoch, map[identity.PublicKey]uint64{}
-		fallthrough
-	case epoch == t.epoch:
-		t.totals[hotspot] = total + dc
-	}
-	return nil
-}
-
-// Epoch returns the DC each hotspot sold in an epoch.
-func (t *Transfers) Epoch(epoch uint64) (map[identity.PublicKey]uint64, error) {
+// Transfers returns the DC each hotspot sold in an epoch.
+func (s *Store) Transfers(epoch uint64) (map[identity.PublicKey]uint64, error) {
 	out := map[identity.PublicKey]uint64{}
-	p := epochPrefix("xfer", epoch)
-	err := t.space.Iterate(p, func(k, v []byte) error {
+	p := xferPrefix(epoch)
+	err := s.space.Iterate(p, func(k, v []byte) error {
 		if len(k) != len(p)+identity.PublicKeySize || len(v) != 8 {
 			return nil
 		}

@@ -32,7 +32,7 @@ func TestDebitIdempotentAndInsufficient(t *testing.T) {
 	s := NewStore(sp)
 	var topped []string
 	s.Subscribe(func(p string) { topped = append(topped, p) })
-	if _, err := s.Debit("p", 1, []byte("k0")); !errors.Is(err, ErrInsufficientDC) {
+	if _, err := s.Debit(Charge{Payer: "p", Amount: 1, Key: []byte("k0")}); !errors.Is(err, ErrInsufficientDC) {
 		t.Fatalf("empty balance: %v", err)
 	}
 	if err := s.Credit("p", 5); err != nil {
@@ -41,15 +41,15 @@ func TestDebitIdempotentAndInsufficient(t *testing.T) {
 	if len(topped) != 1 || topped[0] != "p" {
 		t.Fatalf("top-up notifications %v", topped)
 	}
-	ok, err := s.Debit("p", 3, []byte("k1"))
+	ok, err := s.Debit(Charge{Payer: "p", Amount: 3, Key: []byte("k1")})
 	if !ok || err != nil {
 		t.Fatalf("first debit %v %v", ok, err)
 	}
-	ok, err = s.Debit("p", 3, []byte("k1"))
+	ok, err = s.Debit(Charge{Payer: "p", Amount: 3, Key: []byte("k1")})
 	if ok || err != nil || s.Balance("p") != 2 {
 		t.Fatalf("redelivered debit charged=%v err=%v balance=%d", ok, err, s.Balance("p"))
 	}
-	if _, err := s.Debit("p", 3, []byte("k2")); !errors.Is(err, ErrInsufficientDC) {
+	if _, err := s.Debit(Charge{Payer: "p", Amount: 3, Key: []byte("k2")}); !errors.Is(err, ErrInsufficientDC) {
 		t.Fatalf("overdraft: %v", err)
 	}
 	// A fresh Store over the same space sees the balance and the key.
@@ -57,47 +57,66 @@ func TestDebitIdempotentAndInsufficient(t *testing.T) {
 	if s2.Balance("p") != 2 {
 		t.Fatalf("reloaded balance %d", s2.Balance("p"))
 	}
-	if ok, _ := s2.Debit("p", 1, []byte("k1")); ok {
+	if ok, _ := s2.Debit(Charge{Payer: "p", Amount: 1, Key: []byte("k1")}); ok {
 		t.Fatal("idempotency key lost on reload")
 	}
-	if _, err := s.Debit("", 1, []byte("k")); !errors.Is(err, ErrBadKey) {
+	if _, err := s.Debit(Charge{Payer: "", Amount: 1, Key: []byte("k")}); !errors.Is(err, ErrBadKey) {
 		t.Fatal("empty payer accepted")
 	}
 }
 
-func TestTransfers(t *testing.T) {
+// TestDebitRecordsTransfers: every charged copy adds to its hotspot's epoch
+// total in the same write; a redelivered key adds nothing, a refused debit
+// records nothing, and a fresh Store (a restart: nothing cached) adds to the
+// stored totals, for the current epoch and for a late copy of an older one.
+func TestDebitRecordsTransfers(t *testing.T) {
 	_, sp := openSpace(t)
-	tr := NewTransfers(sp)
+	s := NewStore(sp)
+	if err := s.Credit("p", 100); err != nil {
+		t.Fatal(err)
+	}
 	var h1, h2 identity.PublicKey
 	h1[0], h2[0] = 1, 2
-	must := func(err error) {
-		if err != nil {
-			t.Fatal(err)
+	debit := func(s *Store, epoch uint64, h identity.PublicKey, dc uint64, key string, want bool) {
+		t.Helper()
+		ok, err := s.Debit(Charge{Payer: "p", Amount: dc, Key: []byte(key), Epoch: epoch, Hotspot: h})
+		if err != nil || ok != want {
+			t.Fatalf("debit %s: charged=%v err=%v, want charged=%v", key, ok, err, want)
 		}
 	}
-	must(tr.RecordDataTransfer(7, h1, 2, []byte("a")))
-	must(tr.RecordDataTransfer(7, h1, 2, []byte("a"))) // redelivery
-	must(tr.RecordDataTransfer(7, h1, 3, []byte("b")))
-	must(tr.RecordDataTransfer(7, h2, 1, []byte("c")))
-	must(tr.RecordDataTransfer(8, h2, 9, []byte("c")))
-	got, err := tr.Epoch(7)
-	must(err)
+	debit(s, 7, h1, 2, "a", true)
+	debit(s, 7, h1, 2, "a", false) // redelivery
+	debit(s, 7, h1, 3, "b", true)
+	debit(s, 7, h2, 1, "c", true)
+	debit(s, 8, h2, 9, "d", true)
+	if _, err := s.Debit(Charge{Payer: "p", Amount: 1000, Key: []byte("x"), Epoch: 8, Hotspot: h1}); !errors.Is(err, ErrInsufficientDC) {
+		t.Fatalf("overdraft: %v", err)
+	}
+	got, err := s.Transfers(7)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got[h1] != 5 || got[h2] != 1 || len(got) != 2 {
 		t.Fatalf("epoch 7: %v", got)
 	}
-	// A late record for the older epoch, after the newer one started, and a
-	// second Transfers over the same store (a restart: nothing cached) both
-	// add to the stored totals.
-	must(tr.RecordDataTransfer(7, h1, 10, []byte("d")))
-	tr2 := NewTransfers(sp)
-	must(tr2.RecordDataTransfer(8, h2, 1, []byte("e")))
-	must(tr2.RecordDataTransfer(8, h2, 1, []byte("f")))
-	must(tr2.RecordDataTransfer(7, h2, 4, []byte("g")))
-	got7, err := tr2.Epoch(7)
-	must(err)
-	got8, err := tr2.Epoch(8)
-	must(err)
-	if got7[h1] != 15 || got7[h2] != 5 || got8[h2] != 11 {
+	debit(s, 7, h1, 10, "e", true) // late copy of epoch 7 after epoch 8 began
+	s2 := NewStore(sp)
+	debit(s2, 8, h2, 1, "f", true)
+	debit(s2, 8, h2, 1, "g", true)
+	debit(s2, 7, h2, 4, "h", true)
+	debit(s2, 8, h2, 1, "d", false) // key from before the restart
+	got7, err := s2.Transfers(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got8, err := s2.Transfers(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got7[h1] != 15 || got7[h2] != 5 || got8[h2] != 11 || len(got8) != 1 {
 		t.Fatalf("epoch 7: %v, epoch 8: %v", got7, got8)
+	}
+	if b := s2.Balance("p"); b != 100-2-3-1-9-10-1-1-4 {
+		t.Fatalf("balance %d", b)
 	}
 }

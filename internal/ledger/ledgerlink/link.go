@@ -54,15 +54,21 @@ func (d RouterDC) Balance(payer string) uint64 {
 	return d.L.DCBalance(pk)
 }
 
-// Debit implements dc.Ledger.
-func (d RouterDC) Debit(payer string, amount uint64, key []byte) (bool, error) {
-	pk, err := identity.ParseAddress(payer)
+// Debit implements dc.Ledger: the debit and the data-transfer record are one
+// ledger write (ChargeTransfer).
+func (d RouterDC) Debit(c dc.Charge) (bool, error) {
+	pk, err := identity.ParseAddress(c.Payer)
 	if err != nil {
-		return false, fmt.Errorf("%w: payer %q is not an address: %v", dc.ErrInsufficientDC, payer, err)
+		return false, fmt.Errorf("%w: payer %q is not an address: %v", dc.ErrInsufficientDC, c.Payer, err)
 	}
-	charged, err := d.L.ChargeDC(pk, amount, idemKey("r/", key))
-	if errors.Is(err, ledger.ErrInsufficientFunds) {
+	charged, err := d.L.ChargeTransfer(pk, c.Amount, idemKey("r/", c.Key),
+		ledger.Transfer{Epoch: c.Epoch, Hotspot: c.Hotspot, Key: idemKey("dt/", c.Key)})
+	switch {
+	case err == nil:
+	case errors.Is(err, ledger.ErrInsufficientFunds):
 		return false, fmt.Errorf("%w: %w", dc.ErrInsufficientDC, err)
+	case charged:
+		return true, fmt.Errorf("%w: %w", dc.ErrNotRecorded, err)
 	}
 	return charged, err
 }
@@ -70,16 +76,6 @@ func (d RouterDC) Debit(payer string, amount uint64, key []byte) (bool, error) {
 // Subscribe implements dc.Ledger.
 func (d RouterDC) Subscribe(fn func(payer string)) {
 	d.L.SubscribeTopUps(func(pk identity.PublicKey) { fn(string(pk.Address())) })
-}
-
-// RouterRewards is the router's dc.Rewards over the ledger.
-type RouterRewards struct{ L *ledger.Ledger }
-
-var _ dc.Rewards = RouterRewards{}
-
-// RecordDataTransfer implements dc.Rewards.
-func (r RouterRewards) RecordDataTransfer(epoch uint64, hotspot identity.PublicKey, amount uint64, key []byte) error {
-	return r.L.RecordDataTransfer(epoch, hotspot, amount, idemKey("dt/", key))
 }
 
 // RouterHotspots is the router's Hotspots over the ledger.

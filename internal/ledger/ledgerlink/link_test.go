@@ -100,19 +100,27 @@ func TestAdapters(t *testing.T) {
 	var topped []string
 	d.Subscribe(func(p string) { topped = append(topped, p) })
 	start := d.Balance(string(maker.Address()))
-	if c, err := d.Debit(string(maker.Address()), 3, []byte{1, 2}); !c || err != nil {
+	e := l.EpochOf(now)
+	charge := func(payer string, amount uint64, key []byte, h identity.PublicKey) dc.Charge {
+		return dc.Charge{Payer: payer, Amount: amount, Key: key, Epoch: e, Hotspot: h}
+	}
+	if c, err := d.Debit(charge(string(maker.Address()), 3, []byte{1, 2}, hs.Public())); !c || err != nil {
 		t.Fatalf("debit: %v %v", c, err)
 	}
-	if c, err := d.Debit(string(maker.Address()), 3, []byte{1, 2}); c || err != nil {
+	if c, err := d.Debit(charge(string(maker.Address()), 3, []byte{1, 2}, hs.Public())); c || err != nil {
 		t.Fatalf("repeated debit: %v %v", c, err)
 	}
-	if _, err := d.Debit(string(maker.Address()), 1000, []byte{3}); !errors.Is(err, dc.ErrInsufficientDC) {
+	if _, err := d.Debit(charge(string(maker.Address()), 1000, []byte{3}, hs.Public())); !errors.Is(err, dc.ErrInsufficientDC) {
 		t.Fatalf("overdraft: %v", err)
 	}
-	if _, err := d.Debit("nobody", 1, []byte{4}); !errors.Is(err, dc.ErrInsufficientDC) {
+	if _, err := d.Debit(charge("nobody", 1, []byte{4}, hs.Public())); !errors.Is(err, dc.ErrInsufficientDC) {
 		t.Fatalf("bad payer: %v", err)
 	}
-	if d.Balance(string(maker.Address())) != start-3 || d.Balance("nobody") != 0 {
+	// A copy from a hotspot the ledger does not know: charged, not recorded.
+	if c, err := d.Debit(charge(string(maker.Address()), 1, []byte{5}, key(t, 78).Public())); !c || !errors.Is(err, dc.ErrNotRecorded) {
+		t.Fatalf("unrecorded transfer: %v %v", c, err)
+	}
+	if d.Balance(string(maker.Address())) != start-4 || d.Balance("nobody") != 0 {
 		t.Fatal("balance after debit")
 	}
 	sub(owner, &ledgerpb.DelegateDC{Nonce: 2, Oui: 1, Dc: 2})
@@ -120,9 +128,7 @@ func TestAdapters(t *testing.T) {
 		t.Fatalf("top-ups %v", topped)
 	}
 
-	// rewards: data transfer from the router, PoC units pumped at close
-	e := l.EpochOf(now)
-	must(RouterRewards{l}.RecordDataTransfer(e, hs.Public(), 5, []byte("pkt")))
+	// rewards: data transfer recorded with the debit above, PoC units pumped at close
 	acc.AddBeacon(e, hs.Public(), 1)
 	acc.AddWitness(e, key(t, 77).Public(), 1) // not onboarded: skipped
 	now = now.Add(10 * time.Second)
