@@ -5,12 +5,16 @@
 // with backoff and restores its subscriptions after every reconnect.
 //
 // Message handlers run one at a time, in arrival order, on paho's router
-// goroutine: a handler must not block (no network calls, no waiting on a
-// full channel); hand the message off to a bounded queue and count drops.
-// A QoS 1 message is acknowledged when its handler returns. An AckHandler
-// (SubscribeAck) may refuse the acknowledgement by returning an error: the
-// client then drops the connection and reconnects, and the broker sends the
-// message again, when the session is persistent (CleanSession false).
+// goroutine (each on its own goroutine with Config.Concurrent): a handler
+// must not block (no network calls, no waiting on a full channel); hand the
+// message off to a bounded queue and count drops. A QoS 1 message is
+// acknowledged when its handler returns. An AckHandler (SubscribeAck) may
+// refuse the acknowledgement by returning an error: the client then drops
+// the connection and reconnects, and the broker sends the message again,
+// when the session is persistent (CleanSession false). A DeferredHandler
+// (SubscribeDeferred) acknowledges later, when the work is done. On a
+// resumed persistent session, messages that arrive before their Subscribe
+// wait for it (onEarly).
 //
 // The package is free of cgo: the hotspot agent uses it.
 package mqttc
@@ -23,6 +27,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,6 +173,14 @@ type Handler func(topic string, payload []byte)
 // broker to deliver again (see SubscribeAck).
 type AckHandler func(topic string, payload []byte) error
 
+// DeferredHandler is a Handler that acknowledges a QoS 1 message later, from
+// any goroutine, by calling ack (the first call counts; later ones do
+// nothing). A message never acknowledged stays with the broker, which sends
+// it again after a reconnect on a persistent session (see
+// SubscribeDeferred). An ack called after the connection it came on was
+// lost is dropped: the broker sends that message again anyway.
+type DeferredHandler func(topic string, payload []byte, ack func())
+
 // Subscription is a topic filter with its QoS and handler.
 type Subscription struct {
 	Filter  string
@@ -260,6 +273,9 @@ type Client struct {
 	dropped     time.Time // last dropConnection
 	dropPending bool      // a dropConnection waits for its second
 	refused     atomic.Int64
+	// early holds QoS 1 messages that arrived before any handler of their
+	// topic was registered (see onEarly), unacknowledged.
+	early []paho.Message
 
 	firstConnect chan struct{} // closed once the first connection's subscriptions are made
 	firstOnce    sync.Once
@@ -304,8 +320,12 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		// Called synchronously before every reconnect attempt, so always
 		// before the OnConnect of that connection.
 		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) { c.markPending() }).
+		SetDefaultPublishHandler(c.onEarly).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			c.log.Warn("mqtt connection lost", "error", err)
+			c.mu.Lock()
+			c.early = nil // the broker sends them again on the next connection
+			c.mu.Unlock()
 			if cfg.OnConnectionLost != nil {
 				cfg.OnConnectionLost(err)
 			}
@@ -427,6 +447,77 @@ func (c *Client) SubscribeAck(filter string, qos byte, h AckHandler) error {
 	return c.subscribeRoute(filter, qos, c.routeAck(h))
 }
 
+// SubscribeDeferred is Subscribe with a DeferredHandler: the message is
+// acknowledged when the handler calls ack, not when it returns. With a
+// persistent session (CleanSession false), messages not yet acknowledged
+// when the client stops or the connection drops are delivered again.
+func (c *Client) SubscribeDeferred(filter string, qos byte, h DeferredHandler) error {
+	return c.subscribeRoute(filter, qos, func(_ paho.Client, m paho.Message) {
+		h(m.Topic(), m.Payload(), m.Ack)
+	})
+}
+
+// maxEarly bounds the messages onEarly holds.
+const maxEarly = 4096
+
+// onEarly receives the messages paho has no handler for. On a resumed
+// persistent session the broker sends the messages the last connection left
+// unacknowledged as soon as the client connects, before the caller's
+// Subscribe: they wait here, unacknowledged, for the Subscribe whose filter
+// matches, which hands them to its handler. Past maxEarly, or for a QoS 0
+// message, a message is dropped from memory (a QoS 1 one stays with the
+// broker until the next connection). A clean session holds nothing: its
+// messages without a handler are for filters just unsubscribed.
+func (c *Client) onEarly(pc paho.Client, m paho.Message) {
+	c.mu.Lock()
+	for f, s := range c.subs { // a Subscribe raced paho's route lookup
+		if matchFilter(f, m.Topic()) {
+			c.mu.Unlock()
+			s.handler(pc, m)
+			return
+		}
+	}
+	if m.Qos() == 0 || c.closed || c.cfg.CleanSession {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.early) >= maxEarly {
+		c.mu.Unlock()
+		c.log.Warn("mqtt message before its subscription: not held, left to the broker", "topic", m.Topic())
+		return
+	}
+	c.early = append(c.early, m)
+	c.mu.Unlock()
+}
+
+// matchFilter tells whether an MQTT topic filter (with + and #) matches a
+// topic name. A topic starting with $ matches no filter starting with a
+// wildcard.
+func matchFilter(filter, topic string) bool {
+	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
+		return false
+	}
+	for {
+		f, frest, fmore := strings.Cut(filter, "/")
+		if f == "#" {
+			return !fmore
+		}
+		t, trest, tmore := strings.Cut(topic, "/")
+		if f != "+" && f != t {
+			return false
+		}
+		switch {
+		case !fmore && !tmore:
+			return true
+		case !tmore:
+			return frest == "#" // "a/#" matches "a"
+		case !fmore:
+			return false
+		}
+		filter, topic = frest, trest
+	}
+}
+
 // Refused returns how many messages an AckHandler refused.
 func (c *Client) Refused() int64 { return c.refused.Load() }
 
@@ -438,7 +529,24 @@ func (c *Client) subscribeRoute(filter string, qos byte, cb paho.MessageHandler)
 	}
 	s := subscription{qos: qos, handler: cb}
 	c.subs[filter] = s
+	var ready []paho.Message
+	kept := c.early[:0]
+	for _, m := range c.early {
+		if matchFilter(filter, m.Topic()) {
+			ready = append(ready, m)
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	c.early = kept
 	c.mu.Unlock()
+	if len(ready) > 0 {
+		go func() {
+			for _, m := range ready {
+				cb(c.pc, m)
+			}
+		}()
+	}
 	if err := c.subscribe(filter, s); err != nil {
 		c.mu.Lock()
 		if errors.Is(err, ErrRefused) {

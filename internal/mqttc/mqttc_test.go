@@ -363,3 +363,109 @@ func TestSubscribeAckRedelivers(t *testing.T) {
 		})
 	}
 }
+
+func TestMatchFilter(t *testing.T) {
+	for _, c := range []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"a/b", "a/b", true},
+		{"a/b", "a/c", false},
+		{"a/+", "a/b", true},
+		{"a/+", "a/b/c", false},
+		{"a/+", "a", false},
+		{"a/+/c", "a/b/c", true},
+		{"a/#", "a", true},
+		{"a/#", "a/b/c", true},
+		{"a/#", "ab", false},
+		{"#", "a/b", true},
+		{"+", "a", true},
+		{"+", "a/b", false},
+		{"+/+", "/b", true},
+		{"a/b", "a/b/c", false},
+		{"a/b/c", "a/b", false},
+		{"#", "$SYS/x", false},
+		{"+/x", "$SYS/x", false},
+		{"$SYS/#", "$SYS/x", true},
+		{wire.UpFilter, wire.UpTopic(7), true},
+		{wire.UpFilter, wire.PoCTopic(7), false},
+	} {
+		if got := matchFilter(c.filter, c.topic); got != c.want {
+			t.Errorf("matchFilter(%q, %q) = %v", c.filter, c.topic, got)
+		}
+	}
+}
+
+// TestSubscribeDeferredRedelivers: a message never acknowledged comes again
+// to the next connection of a persistent session, even though the broker
+// sends it before that connection's Subscribe (it waits for its handler);
+// an acknowledged one does not, and an ack called twice counts once.
+func TestSubscribeDeferredRedelivers(t *testing.T) {
+	clk, svcKey, hsKey, url := serviceNet(t)
+	hs := dial(t, Config{URL: url, Key: hsKey, Now: clk.Now, CleanSession: true})
+	ctx := context.Background()
+	type delivery struct {
+		payload string
+		ack     func()
+	}
+	connect := func() (*Client, chan delivery) {
+		c := dial(t, Config{URL: url, ClientID: "router-deferred", Key: svcKey, Now: clk.Now, Concurrent: true})
+		// The broker resends unacknowledged messages right after CONNACK:
+		// subscribing late makes them arrive before their handler.
+		time.Sleep(300 * time.Millisecond)
+		got := make(chan delivery, 8)
+		if err := c.SubscribeDeferred(wire.UpFilter, 1, func(_ string, p []byte, ack func()) {
+			got <- delivery{string(p), ack}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return c, got
+	}
+	next := func(got chan delivery, what string) delivery {
+		t.Helper()
+		select {
+		case d := <-got:
+			return d
+		case <-time.After(waitFor):
+			t.Fatalf("%s: no delivery", what)
+		}
+		return delivery{}
+	}
+	none := func(got chan delivery, what string) {
+		t.Helper()
+		select {
+		case d := <-got:
+			t.Fatalf("%s: unexpected delivery %q", what, d.payload)
+		case <-time.After(1500 * time.Millisecond):
+		}
+	}
+
+	c1, got1 := connect()
+	for _, p := range []string{"one", "two"} {
+		if err := hs.Publish(ctx, wire.UpTopic(1), 1, false, []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]func(){}
+	for range 2 {
+		d := next(got1, "first connection")
+		seen[d.payload] = d.ack
+	}
+	seen["one"]()
+	seen["one"]()
+	time.Sleep(200 * time.Millisecond) // let the PUBACK reach the broker before the disconnect
+	_ = c1.Close()
+
+	c2, got2 := connect()
+	d := next(got2, "second connection")
+	if d.payload != "two" {
+		t.Fatalf("redelivered %q, want the unacknowledged \"two\"", d.payload)
+	}
+	none(got2, "second connection")
+	d.ack()
+	time.Sleep(200 * time.Millisecond)
+	_ = c2.Close()
+
+	_, got3 := connect()
+	none(got3, "third connection")
+}
