@@ -365,11 +365,14 @@ func startBenchRouter(b *testing.B, ctx context.Context, n *benchNet, lnsAddr st
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(rctx) }()
-	cli, err := mqttc.Dial(ctx, mqttc.Config{URL: n.url, Key: n.routerK, CleanSession: true, Logger: quietLog()})
+	// As hexnet serve runs it: a persistent session, each uplink
+	// acknowledged once delivered (HandleDeferred).
+	cli, err := mqttc.Dial(ctx, mqttc.Config{URL: n.url, Key: n.routerK, ClientID: string(n.routerK.Address()) + "-router",
+		Concurrent: true, Logger: quietLog()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := cli.Subscribe(wire.UpFilter, 1, r.Handle); err != nil {
+	if err := cli.SubscribeDeferred(wire.UpFilter, 1, r.HandleDeferred); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {

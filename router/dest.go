@@ -12,27 +12,37 @@ import (
 // so that a failing LNS never blocks the pipeline or other destinations.
 type destWorker struct {
 	dest    routes.Destination
-	q       chan *delivery.Uplink
+	q       chan queued
 	started bool
 	sender  delivery.Sender // set by the worker goroutine under Router.mu
 }
 
-// enqueue hands u to d's worker, creating it on first use; a full queue drops.
-func (r *Router) enqueue(d routes.Destination, u *delivery.Uplink) {
+// queued is an uplink waiting for its destination, with the acknowledgement
+// of the message it came in, released once the send is done or given up.
+type queued struct {
+	u   *delivery.Uplink
+	ack *ackRef
+}
+
+// enqueue hands u to d's worker, creating it on first use; a full queue
+// drops. The worker releases a hold on ack when done with u.
+func (r *Router) enqueue(d routes.Destination, u *delivery.Uplink, ack *ackRef) {
 	key := d.Key()
 	r.mu.Lock()
 	w := r.dests[key]
 	if w == nil {
-		w = &destWorker{dest: d, q: make(chan *delivery.Uplink, r.cfg.DestQueueSize)}
+		w = &destWorker{dest: d, q: make(chan queued, r.cfg.DestQueueSize)}
 		r.dests[key] = w
 		if r.runCtx != nil {
 			r.startDestLocked(w)
 		}
 	}
 	r.mu.Unlock()
+	ack.hold()
 	select {
-	case w.q <- u:
+	case w.q <- queued{u, ack}:
 	default:
+		ack.release()
 		r.m.queueDropped.WithLabelValues("destination").Inc()
 		r.m.delivered.WithLabelValues(string(d.Protocol), "queue_full").Inc()
 	}
@@ -110,8 +120,13 @@ func (r *Router) runDest(ctx context.Context, w *destWorker) {
 		select {
 		case <-ctx.Done():
 			return
-		case u := <-w.q:
-			if err := s.Send(ctx, u); err != nil {
+		case q := <-w.q:
+			err := s.Send(ctx, q.u)
+			if err != nil && ctx.Err() != nil {
+				return // stopping: not acknowledged, so the broker sends it again
+			}
+			q.ack.release() // sent, or given up on
+			if err != nil {
 				r.m.delivered.WithLabelValues(proto, "error").Inc()
 				log.Warn("deliver", "err", err, "backoff", backoff)
 				if !r.sleep(ctx, backoff) {

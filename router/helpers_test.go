@@ -35,11 +35,22 @@ type fakeSender struct {
 	ups  []*delivery.Uplink
 	fail bool
 	got  chan *delivery.Uplink
+	gate chan struct{} // when set, Send waits for it (or ctx) first
 }
 
 func (s *fakeSender) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 func (s *fakeSender) Close() error                  { return nil }
 func (s *fakeSender) Send(ctx context.Context, u *delivery.Uplink) error {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail {

@@ -167,6 +167,7 @@ type job struct {
 	topic   string
 	payload []byte
 	at      time.Time
+	ack     *ackRef // nil: nothing to acknowledge (Process)
 	// Set by verifyBatch: the decoded uplink, its signer, and why it was
 	// refused before routing (empty: passed decode and signature).
 	checked bool
@@ -361,26 +362,37 @@ func (r *Router) onTopUp(payer string) {
 }
 
 // Handle takes one MQTT message from wire.UpFilter (the signature of a
-// paho/broker message callback). It copies the payload and queues it for its
-// partition's worker.
+// paho/broker message callback) with nothing to acknowledge: see
+// HandleDeferred.
+func (r *Router) Handle(topic string, payload []byte) { r.HandleDeferred(topic, payload, nil) }
+
+// HandleDeferred takes one MQTT message from wire.UpFilter (the signature
+// of mqttc.DeferredHandler). It copies the payload and queues it for its
+// partition's worker, and calls ack (when not nil) once the message is done
+// with: dropped with a reason, or bought and sent to (or given up on by)
+// every destination that bought it. Until then the broker holds the message
+// unacknowledged, so a router that stops or crashes with it queued gets it
+// again from the broker on a persistent session; a repeated copy is billed
+// once (the debit's idempotency key) and delivered again.
 //
-// Backpressure: when that queue is full, Handle blocks for up to
-// Config.EnqueueTimeout (default 1 s). The MQTT client acknowledges a QoS 1
-// message only after its handler returns, so while Handle waits the broker
-// holds the message as unacknowledged and, once its window to this client
-// is full, stops sending; nothing the router acknowledged is discarded
-// unless the queue stayed full for the whole timeout, and then the message
-// is dropped and counted as queue_full (and in
-// hexnet_router_queue_dropped_total{queue="ingress"}). Handle also returns
-// (dropping) when the router is closed.
-func (r *Router) Handle(topic string, payload []byte) {
+// Backpressure: when that queue is full, HandleDeferred blocks for up to
+// Config.EnqueueTimeout (default 1 s). While it waits the broker holds the
+// message as unacknowledged and, once its window to this client is full,
+// stops sending. If the queue stays full for the whole timeout the message
+// is dropped, acknowledged and counted as queue_full (and in
+// hexnet_router_queue_dropped_total{queue="ingress"}). When the router is
+// closed it returns without acknowledging.
+func (r *Router) HandleDeferred(topic string, payload []byte, ack func()) {
 	r.m.received.Inc()
 	t, err := wire.ParseTopic(topic)
 	if err != nil || t.Kind != wire.KindUp {
 		r.drop(ReasonBadTopic)
+		if ack != nil {
+			ack()
+		}
 		return
 	}
-	j := job{topic: topic, payload: append([]byte(nil), payload...), at: r.clk.Now()}
+	j := job{topic: topic, payload: append([]byte(nil), payload...), at: r.clk.Now(), ack: newAckRef(ack)}
 	q := r.queues[t.Partition%len(r.queues)]
 	select {
 	case q <- j:
@@ -394,10 +406,40 @@ func (r *Router) Handle(topic string, payload []byte) {
 			return
 		case <-r.clk.After(r.cfg.EnqueueTimeout):
 		case <-r.closeCh:
+			return // not acknowledged: the broker delivers it again
 		}
 	}
 	r.drop(ReasonQueueFull)
 	r.m.queueDropped.WithLabelValues("ingress").Inc()
+	j.ack.release()
+}
+
+// ackRef acknowledges a message once the pipeline and every destination
+// queue it was handed to are done with it. A nil *ackRef does nothing.
+type ackRef struct {
+	n   atomic.Int32
+	ack func()
+}
+
+func newAckRef(ack func()) *ackRef {
+	if ack == nil {
+		return nil
+	}
+	a := &ackRef{ack: ack}
+	a.n.Store(1) // the pipeline's hold
+	return a
+}
+
+func (a *ackRef) hold() {
+	if a != nil {
+		a.n.Add(1)
+	}
+}
+
+func (a *ackRef) release() {
+	if a != nil && a.n.Add(-1) == 0 {
+		a.ack()
+	}
 }
 
 func (r *Router) drop(reason Reason) { r.m.dropped.WithLabelValues(string(reason)).Inc() }
@@ -440,6 +482,7 @@ func (r *Router) Run(ctx context.Context) error {
 					r.verifyBatch(batch)
 					for _, j := range batch {
 						r.process(j)
+						j.ack.release()
 					}
 					clear(batch) // let the payloads go before the next batch
 				}
@@ -569,7 +612,7 @@ func (r *Router) pipeline(j job) Outcome {
 	var out Outcome
 	reason := ReasonNoRoute
 	for _, rt := range cands {
-		rr := r.buy(rt, f, up, pk, hash, g, inWindow, j.at)
+		rr := r.buy(rt, f, up, pk, hash, g, inWindow, j.at, j.ack)
 		if rr == "" {
 			out.Bought++
 			continue
@@ -618,7 +661,7 @@ func beUint64(e lorawan.EUI64) uint64 {
 // buy decides whether route rt buys this copy, bills and delivers it. It
 // runs under the shard lock; "" means bought.
 func (r *Router) buy(rt *routes.Route, f *lorawan.Frame, up *wire.PacketUp, pk identity.PublicKey,
-	hash [32]byte, g *group, inWindow bool, now time.Time) Reason {
+	hash [32]byte, g *group, inWindow bool, now time.Time, ack *ackRef) Reason {
 	if !rt.Active {
 		return ReasonRouteInactive
 	}
@@ -691,7 +734,7 @@ func (r *Router) buy(rt *routes.Route, f *lorawan.Frame, up *wire.PacketUp, pk i
 	}
 	u := &delivery.Uplink{PacketHash: hash, Hotspot: pk, Up: up, MType: f.MType, ReceivedAt: now, RouteID: rt.ID, OUI: rt.OUI}
 	for _, d := range rt.Destinations {
-		r.enqueue(d, u)
+		r.enqueue(d, u, ack)
 	}
 	return ""
 }

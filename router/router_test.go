@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,10 +218,12 @@ func TestHandleBackpressure(t *testing.T) {
 func TestHandleTimeoutDrops(t *testing.T) {
 	e := newEnv(t, Config{QueueSize: 1, Workers: 1, EnqueueTimeout: 500 * time.Millisecond}, nil)
 	t1, b1 := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
-	e.r.Handle(t1, b1)
+	var acked atomic.Int32
+	ack := func() { acked.Add(1) }
+	e.r.HandleDeferred(t1, b1, ack)
 	done := make(chan struct{})
 	go func() {
-		e.r.Handle(t1, b1)
+		e.r.HandleDeferred(t1, b1, ack)
 		close(done)
 	}()
 	waitFor(t, func() bool { return e.clk.Waiters() > 0 }, "Handle to wait on the clock")
@@ -239,11 +242,82 @@ func TestHandleTimeoutDrops(t *testing.T) {
 	if got := e.dropped(ReasonQueueFull); got != 1 {
 		t.Fatalf("queue_full = %v, want 1", got)
 	}
-	// Close releases a waiting Handle at once.
-	go func() { e.r.Handle(t1, b1) }()
+	if n := acked.Load(); n != 1 {
+		t.Fatalf("%d acknowledgements, want 1 (the dropped message; the queued one is not done)", n)
+	}
+	// Close releases a waiting Handle at once, leaving its message
+	// unacknowledged for the broker to send again: not a drop.
+	done = make(chan struct{})
+	go func() {
+		e.r.HandleDeferred(t1, b1, ack)
+		close(done)
+	}()
 	waitFor(t, func() bool { return e.clk.Waiters() > 0 }, "Handle to wait again")
 	_ = e.r.Close()
-	waitFor(t, func() bool { return e.dropped(ReasonQueueFull) == 2 }, "Close to release Handle")
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not release Handle")
+	}
+	if got, n := e.dropped(ReasonQueueFull), acked.Load(); got != 1 || n != 1 {
+		t.Fatalf("after Close: queue_full = %v, acknowledgements %d; want 1 and 1", got, n)
+	}
+}
+
+// TestAckAfterDelivery: a message is acknowledged once it is done with: a
+// dropped one after the pipeline, a bought one only after every destination
+// sent it; one still queued when the router stops is never acknowledged, so
+// the broker sends it again.
+func TestAckAfterDelivery(t *testing.T) {
+	e := newEnv(t, Config{Workers: 1}, nil)
+	e.addRoute("r", "payer", 1, func(r *routes.Route) {
+		r.Destinations = append(r.Destinations, routes.Destination{Protocol: routes.ProtocolGWMP, Address: "slow.lns:1700"})
+	})
+	_ = e.dc.Credit("payer", 100)
+	fast, slow := e.sender("r.lns:1700"), e.sender("slow.lns:1700")
+	gate := make(chan struct{})
+	slow.gate = gate
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() { e.r.Run(ctx); close(stopped) }()
+
+	var acks [3]atomic.Int32
+	ack := func(i int) func() { return func() { acks[i].Add(1) } }
+	tb, bb := up(t, e.keys[0], dataFrame(t, 1, 4), -50, 1)
+	e.r.HandleDeferred(tb, bb, ack(0))
+	td, bd := up(t, e.keys[3], dataFrame(t, 2, 4), -50, 1) // keys[3] is not onboarded
+	e.r.HandleDeferred(td, bd, ack(1))
+	waitFor(t, func() bool { return acks[1].Load() == 1 }, "the dropped message's ack")
+	select {
+	case <-fast.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bought copy not sent to the first destination")
+	}
+	if n := acks[0].Load(); n != 0 {
+		t.Fatalf("bought message acknowledged %d times before its second destination sent it", n)
+	}
+	close(gate)
+	waitFor(t, func() bool { return acks[0].Load() == 1 }, "the bought message's ack after both sends")
+
+	slow.mu.Lock()
+	slow.gate = make(chan struct{}) // never opened
+	slow.mu.Unlock()
+	t3, b3 := up(t, e.keys[1], dataFrame(t, 3, 4), -50, 1)
+	e.r.HandleDeferred(t3, b3, ack(2))
+	select {
+	case <-fast.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("third message not sent to the first destination")
+	}
+	cancel()
+	<-stopped
+	if n := acks[2].Load(); n != 0 {
+		t.Fatalf("message still queued at stop acknowledged %d times", n)
+	}
+	if a, b := acks[0].Load(), acks[1].Load(); a != 1 || b != 1 {
+		t.Fatalf("acknowledgements %d and %d, want one each", a, b)
+	}
 }
 
 func TestMultiBuyChargesMaxCopies(t *testing.T) {

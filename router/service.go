@@ -124,7 +124,10 @@ type ServiceDeps struct {
 	DC dc.Ledger
 	// MQTT is the network's MQTT client, logged in with Key: Run subscribes
 	// wire.UpFilter and wire.TxAckFilter on it and publishes PacketDowns
-	// (and the basic LNS's uplinks) with it.
+	// (and the basic LNS's uplinks) with it. Uplinks are acknowledged once
+	// handled (Router.HandleDeferred): give the client a persistent session
+	// (CleanSession false) so that those a stopped router had not finished
+	// come again.
 	MQTT *mqttc.Client
 	// HTTP is the client for roaming and LNS webhooks; nil uses http.DefaultClient.
 	HTTP *http.Client
@@ -311,7 +314,7 @@ func (s *Service) Run(ctx context.Context) error {
 		start("roaming", s.roaming.Run)
 	}
 	var err error
-	if err = s.deps.MQTT.Subscribe(wire.UpFilter, 1, s.router.Handle); err == nil {
+	if err = s.deps.MQTT.SubscribeDeferred(wire.UpFilter, 1, s.router.HandleDeferred); err == nil {
 		defer s.deps.MQTT.Unsubscribe(wire.UpFilter)
 		if err = s.deps.MQTT.Subscribe(wire.TxAckFilter, 1, s.onTxAck); err == nil {
 			defer s.deps.MQTT.Unsubscribe(wire.TxAckFilter)

@@ -203,7 +203,7 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 	goRole(g, ctx, func() error { return p.Run(ctx) })
 
 	// Router, billing against the ledger, with the basic LNS.
-	routerClient, err := client(keys.Router, "router", true, false)
+	routerClient, err := client(keys.Router, "router", true, true) // persistent: uplinks are acknowledged once handled
 	if err != nil {
 		return nil, err
 	}
