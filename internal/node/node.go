@@ -102,6 +102,9 @@ func (c *Config) Validate() error {
 	if (c.Broker.TLSCert == "") != (c.Broker.TLSKey == "") {
 		errs = append(errs, errors.New("broker: tls_cert and tls_key go together"))
 	}
+	if c.Broker.WritesPending < 0 {
+		errs = append(errs, fmt.Errorf("broker: writes_pending %d is negative (0 takes the default, %d)", c.Broker.WritesPending, broker.DefaultWritesPending))
+	}
 	lc := c.Ledger
 	if lc.Admin == "" {
 		lc.Admin = string(identity.PublicKey{}.Address()) // filled with the node's admin key at Run

@@ -89,8 +89,14 @@ func TestConfigValidate(t *testing.T) {
 	c := DefaultConfig()
 	c.Broker.Listen, c.Broker.External = "", ""
 	c.Broker.TLSCert = "x.pem"
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tls_key") || !strings.Contains(err.Error(), "external") {
+	c.Broker.WritesPending = -1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tls_key") || !strings.Contains(err.Error(), "external") ||
+		!strings.Contains(err.Error(), "writes_pending -1") {
 		t.Fatalf("validate: %v", err)
+	}
+	d := DefaultConfig()
+	if err := d.Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
 	}
 }
 
