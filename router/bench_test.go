@@ -134,7 +134,8 @@ func publishAll(b *testing.B, ctx context.Context, n *benchNet, msgs []benchMsg,
 //	p50-ms     median latency of a copy, publish → LNS receive
 //	p99-ms     99th percentile of the same
 //	broker/s   the broker alone in the same run: the same connections, window
-//	           and messages, publish → a subscriber's receipt (QoS 1)
+//	           and messages, publish → a subscriber's receipt (QoS 1); the
+//	           faster of two passes
 //
 // Run: go test -run '^$' -bench RouterEndToEnd -benchtime 40000x ./router/
 // (120,000 copies a phase; at 20000x the broker phase lasts under 2 s and
@@ -146,32 +147,36 @@ func BenchmarkRouterEndToEnd(b *testing.B) {
 
 	msgs := benchPackets(b, n, b.N, 0)
 
-	// Phase 1: the broker alone.
-	var got atomic.Int64
-	allIn := make(chan struct{})
+	// Phase 1: the broker alone, twice; the faster pass is the ratio's
+	// denominator (a pass slowed by the VM would flatter the router).
 	total := int64(len(msgs))
-	sub, err := mqttc.Dial(ctx, mqttc.Config{URL: n.url, Key: n.routerK, ClientID: string(n.routerK.Address()) + "-bench",
-		CleanSession: true, Logger: quietLog()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Subscribe returns after the SUBACK, so nothing published later is missed.
-	if err := sub.Subscribe(wire.UpFilter, 1, func(string, []byte) {
-		if got.Add(1) == total {
-			close(allIn)
+	brokerRate := 0.0
+	for pass := range 2 {
+		var got atomic.Int64
+		allIn := make(chan struct{})
+		sub, err := mqttc.Dial(ctx, mqttc.Config{URL: n.url, Key: n.routerK, ClientID: string(n.routerK.Address()) + "-bench",
+			CleanSession: true, Logger: quietLog()})
+		if err != nil {
+			b.Fatal(err)
 		}
-	}); err != nil {
-		b.Fatal(err)
+		// Subscribe returns after the SUBACK, so nothing published later is missed.
+		if err := sub.Subscribe(wire.UpFilter, 1, func(string, []byte) {
+			if got.Add(1) == total {
+				close(allIn)
+			}
+		}); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		publishAll(b, ctx, n, msgs, func(int) {})
+		select {
+		case <-allIn:
+		case <-time.After(60 * time.Second):
+			b.Fatalf("broker pass %d: %d of %d messages arrived", pass, got.Load(), total)
+		}
+		brokerRate = max(brokerRate, float64(total)/time.Since(start).Seconds())
+		_ = sub.Close()
 	}
-	start := time.Now()
-	publishAll(b, ctx, n, msgs, func(int) {})
-	select {
-	case <-allIn:
-	case <-time.After(60 * time.Second):
-		b.Fatalf("broker phase: %d of %d messages arrived", got.Load(), total)
-	}
-	brokerRate := float64(total) / time.Since(start).Seconds()
-	_ = sub.Close()
 
 	// Phase 2: the router.
 	lns := startBenchLNS(b, msgs)
@@ -182,7 +187,7 @@ func BenchmarkRouterEndToEnd(b *testing.B) {
 	lnsDone := lns.done
 
 	b.ResetTimer()
-	start = time.Now()
+	start := time.Now()
 	publishAll(b, ctx, n, msgs, func(i int) { sentAt[i] = time.Now().UnixNano() })
 	// Done when every copy reached the LNS or was dropped by the router
 	// with a reason; copies lost on the way (UDP) end the wait after a
@@ -365,10 +370,10 @@ func startBenchRouter(b *testing.B, ctx context.Context, n *benchNet, lnsAddr st
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(rctx) }()
-	// As hexnet serve runs it: a persistent session, each uplink
-	// acknowledged once delivered (HandleDeferred).
+	// As hexnet serve runs it: a persistent session, handlers in order,
+	// each uplink acknowledged once delivered (HandleDeferred).
 	cli, err := mqttc.Dial(ctx, mqttc.Config{URL: n.url, Key: n.routerK, ClientID: string(n.routerK.Address()) + "-router",
-		Concurrent: true, Logger: quietLog()})
+		Logger: quietLog()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -203,7 +203,11 @@ func (n *Node) startRoles(ctx context.Context, g *errgroup.Group, db *store.DB, 
 	goRole(g, ctx, func() error { return p.Run(ctx) })
 
 	// Router, billing against the ledger, with the basic LNS.
-	routerClient, err := client(keys.Router, "router", true, true) // persistent: uplinks are acknowledged once handled
+	// In order, not concurrent: a full router queue then holds paho's one
+	// handler goroutine, and so the TCP connection (backpressure), instead of
+	// piling up a blocked goroutine per message. Persistent: uplinks are
+	// acknowledged once handled, and the unfinished ones come again.
+	routerClient, err := client(keys.Router, "router", false, true)
 	if err != nil {
 		return nil, err
 	}
