@@ -16,7 +16,7 @@ type Config struct {
 	// signatures in larger batches, which cost less per signature (about
 	// 22 µs in batches of 16, 16.6 µs in batches of 64 and 14 µs in
 	// batches of 256: BenchmarkVerify in internal/identity).
-	Workers int `toml:"workers"`
+	Workers int `toml:"workers" help:"pipeline workers (0: half the CPUs, at least 1)"`
 	// QueueSize bounds each worker's ingress queue. Default 4096.
 	QueueSize int `toml:"queue_size"`
 	// EnqueueTimeout is how long Handle waits for room in a full ingress

@@ -30,6 +30,7 @@ import (
 // basic LNS on, so a device maker can start without ChirpStack.
 func defaultRouterConfig() router.ServiceConfig {
 	c := router.ServiceConfig{LNSEnabled: true}.WithDefaults()
+	c.Router.Workers = 0 // chosen by the machine that runs it (router.DefaultWorkers), not the one that printed the config
 	return c
 }
 
