@@ -212,6 +212,62 @@ func TestMosquitto(t *testing.T) {
 		}
 	})
 
+	// A service that acknowledges once done (the router, SubscribeDeferred)
+	// gets what it left unacknowledged again from Mosquitto on its next
+	// connection, even though Mosquitto resends it before the Subscribe.
+	t.Run("deferred ack redelivered to a persistent session", func(t *testing.T) {
+		type delivery struct {
+			payload string
+			ack     func()
+		}
+		connect := func() (*mqttc.Client, chan delivery) {
+			c := dial(t, mqttc.Config{URL: url, ClientID: "router-deferred", Username: user, Password: password})
+			time.Sleep(300 * time.Millisecond) // the resent messages arrive before the Subscribe
+			got := make(chan delivery, 8)
+			if err := c.SubscribeDeferred(wire.UpFilter, 1, func(_ string, p []byte, ack func()) {
+				got <- delivery{string(p), ack}
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return c, got
+		}
+		take := func(got chan delivery) delivery {
+			t.Helper()
+			select {
+			case d := <-got:
+				return d
+			case <-time.After(waitFor):
+				t.Fatal("no delivery")
+				return delivery{}
+			}
+		}
+		c, got := connect()
+		for _, p := range []string{"acked", "not acked"} {
+			if err := pub.Publish(ctx, wire.UpTopic(4), 1, false, []byte(p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first := map[string]func(){}
+		for range 2 {
+			d := take(got)
+			first[d.payload] = d.ack
+		}
+		first["acked"]()
+		time.Sleep(200 * time.Millisecond) // the PUBACK reaches Mosquitto before the disconnect
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, again := connect()
+		if d := take(again); d.payload != "not acked" {
+			t.Fatalf("redelivered %q, want only the unacknowledged message", d.payload)
+		}
+		select {
+		case d := <-again:
+			t.Fatalf("extra delivery %q", d.payload)
+		case <-time.After(time.Second):
+		}
+	})
+
 	t.Run("retained", func(t *testing.T) {
 		if err := pub.Publish(ctx, wire.EntropyTopic, 1, true, []byte("entropy 42")); err != nil {
 			t.Fatal(err)
