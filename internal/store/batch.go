@@ -49,6 +49,20 @@ func (b *Batch) Delete(key []byte) error {
 	return nil
 }
 
+// DeleteRange records the removal of every key in [start, end): one range
+// tombstone, however many keys it covers, so deleting a span of keys costs
+// neither a read nor a write per key.
+func (b *Batch) DeleteRange(start, end []byte) error {
+	if b.done {
+		return fmt.Errorf("store: batch already committed or closed")
+	}
+	var sb, eb [128]byte
+	if err := b.b.DeleteRange(b.s.appendKey(sb[:0], start), b.s.appendKey(eb[:0], end), nil); err != nil {
+		return fmt.Errorf("store: batch delete range: %w", err)
+	}
+	return nil
+}
+
 // Len returns the number of writes recorded.
 func (b *Batch) Len() int { return int(b.b.Count()) }
 

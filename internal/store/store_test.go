@@ -473,3 +473,55 @@ func TestSyncEveryStops(t *testing.T) {
 		t.Fatal("SyncEvery did not return after its context ended")
 	}
 }
+
+// TestBatchDeleteRange: a range deletion removes the keys of [start, end)
+// of its own space only, keeps end itself, and holds after a reopen.
+func TestBatchDeleteRange(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{CacheSize: 8 << 20, MemTableSize: 4 << 20, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, other := db.Prefix("a/"), db.Prefix("b/")
+	for _, k := range []string{"k1", "k2", "k3", "k4"} {
+		if err := a.Set([]byte(k), []byte("v"), false); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.Set([]byte(k), []byte("v"), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := a.NewBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteRange([]byte("k2"), []byte("k4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteRange([]byte("k1"), []byte("k2")); err == nil {
+		t.Error("DeleteRange on a committed batch succeeded")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = open(t, dir)
+	keys := func(s *Space) string {
+		var out []string
+		if err := s.Iterate(nil, func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := keys(db.Prefix("a/")); got != "k1,k4" {
+		t.Errorf("a/ after DeleteRange [k2, k4) = %s, want k1,k4", got)
+	}
+	if got := keys(db.Prefix("b/")); got != "k1,k2,k3,k4" {
+		t.Errorf("b/ touched by a/'s DeleteRange: %s", got)
+	}
+}
