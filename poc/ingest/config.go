@@ -33,14 +33,16 @@ type Config struct {
 	MaxWaiting int `toml:"max_waiting"`
 	// DedupTTL is how long a report's hash is remembered to drop
 	// redeliveries and replays (a replay after it fails the entropy
-	// window anyway): 1 h.
+	// window anyway): 1 h. Hashes are deleted in 5-minute buckets, so one
+	// stays on disk up to 5 minutes longer, no longer refusing anything.
 	DedupTTL time.Duration `toml:"dedup_ttl"`
 	// DedupFilterBits is the size, per generation, of the in-memory filter
 	// that spares the store lookup for a report hash never seen (a power of
 	// two; two generations are kept; 0 turns it off): 2^26 (8 MiB), under 1 %
 	// false positives up to about 8 million reports per DedupTTL.
 	DedupFilterBits int `toml:"dedup_filter_bits"`
-	// SweepInterval is how often expired dedup hashes are deleted: 1 min.
+	// SweepInterval is how often the dedup buckets that have expired
+	// since the last sweep are deleted: 1 min.
 	SweepInterval time.Duration `toml:"sweep_interval"`
 	// TickInterval is how often, on the clock, due windows are judged when
 	// no report arrives: 250 ms.

@@ -14,11 +14,16 @@
 //
 // Store layout (relative to Deps.Store):
 //
-//	d/<report hash>                          → expiry ‖ receive time ‖ payload (accepted, not yet judged)
-//	d/<report hash>                          → expiry (judged; the dedup set until expiry)
+//	s/<bucket><report hash>                  → expiry ‖ receive time ‖ payload (accepted, not yet judged)
+//	s/<bucket><report hash>                  → expiry (judged; the dedup set until expiry)
 //	r/<result id>                            → result record
 //	t/<receive time>/<result id>             → ""  (time index, replayed at start)
 //	h/<hotspot key>/<^receive time>/<id><b|w> → ""  (per-hotspot index, newest first)
+//
+// The dedup set's keys lead with the 5-minute bucket of the receive time
+// (4 bytes, big endian), so that expired hashes go a bucket at a time in one
+// range deletion, and a sweep reads only the keys it deletes, not the set.
+// An earlier layout (d/<report hash>) is moved into this one at start.
 package ingest
 
 import (
@@ -29,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"sort"
 	"sync"
@@ -191,6 +197,10 @@ type Pipeline struct {
 	subs     []func(Result)
 	recBuf   []byte
 	lastSwep time.Time
+	dropFrom atomic.Int64 // oldest receive time (ns) dropped from the queue since the last reload
+
+	sweepMu sync.Mutex
+	swept   uint32 // dedup buckets before it are deleted
 
 	ready   chan struct{}
 	runMu   sync.Mutex
@@ -224,7 +234,7 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	if cfg.DedupFilterBits > 0 {
 		rec = newRecent(cfg.DedupFilterBits, cfg.DedupTTL)
 	}
-	return &Pipeline{
+	p := &Pipeline{
 		cfg: cfg, deps: deps, vcfg: deps.Verifier.Config(), clock: deps.Clock, log: deps.Logger, m: m,
 		recent:   rec,
 		suspects: identity.NewSuspects(suspectTTL, suspectMax),
@@ -237,7 +247,9 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 		closedG:  map[string]closedInfo{},
 		done:     make(chan struct{}),
 		ready:    make(chan struct{}),
-	}, nil
+	}
+	p.dropFrom.Store(math.MaxInt64)
+	return p, nil
 }
 
 // OnResult registers fn to receive every result after it is stored, in
@@ -417,7 +429,7 @@ func (p *Pipeline) admit(batch []*item) {
 	defer b.Close()
 	accepted := checked[:0:0]
 	seen := make(map[[32]byte]struct{}, len(checked))
-	var kbuf [2 + 32]byte
+	var kbuf [seenKeyLen]byte
 	for i, it := range checked {
 		if !valid[i] {
 			it.err = p.reject(poc.ReasonBadSignature, nil)
@@ -448,13 +460,11 @@ func (p *Pipeline) admit(batch []*item) {
 		}
 		// One entry per report: its dedup expiry, and until the verdict
 		// shrinks it to that expiry, the report itself.
-		copy(kbuf[:], "d/")
-		copy(kbuf[2:], it.hash[:])
 		v := make([]byte, pendingHeader+len(it.payload))
 		binary.BigEndian.PutUint64(v, uint64(p.dedupExpiry(it.at)))
 		binary.BigEndian.PutUint64(v[8:], uint64(it.at.UnixNano()))
 		copy(v[pendingHeader:], it.payload)
-		_ = b.Set(kbuf[:], v)
+		_ = b.Set(seenKey(kbuf[:0], it.at, &it.hash), v)
 		if p.recent != nil {
 			p.recent.add(it.hash, now) // before the commit: a failed one leaves a false positive, never a miss
 		}
@@ -487,6 +497,7 @@ func (p *Pipeline) admit(batch []*item) {
 		case p.queue <- it:
 		default:
 			p.m.dropped.WithLabelValues(DropQueueFull).Inc()
+			p.noteDrop(it.at)
 			p.backlog.Store(true)
 		}
 	}
@@ -509,19 +520,73 @@ const pendingHeader = 16
 // dedupExpiry is when the hash of a report received at is forgotten.
 func (p *Pipeline) dedupExpiry(at time.Time) int64 { return at.Add(p.cfg.DedupTTL).UnixNano() }
 
-// isDuplicate reports whether hash is in the persisted dedup set and not expired.
-// A pending report is always a duplicate.
-func (p *Pipeline) isDuplicate(hash [32]byte, now time.Time) (bool, error) {
-	v, err := p.deps.Store.Get(append([]byte("d/"), hash[:]...))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return false, nil
-	case err != nil:
-		return false, err
-	case len(v) != 8:
-		return true, nil // pending, or not ours: refuse rather than admit twice
+// seenBucket is the width of a bucket of the dedup set. It is fixed, not
+// derived from DedupTTL, so that a changed TTL does not reinterpret the
+// stored keys.
+const seenBucket = 5 * time.Minute
+
+// seenKeyLen is the length of a dedup key: "s/", bucket, hash.
+const seenKeyLen = 2 + 4 + 32
+
+// bucketOf is the dedup bucket of a receive time.
+func bucketOf(t time.Time) uint32 {
+	ns := t.UnixNano()
+	if ns < 0 {
+		return 0
 	}
-	return int64(binary.BigEndian.Uint64(v)) > now.UnixNano(), nil
+	return uint32(ns / int64(seenBucket))
+}
+
+// bucketKey is the first key of bucket b.
+func bucketKey(b uint32) []byte { return binary.BigEndian.AppendUint32([]byte("s/"), b) }
+
+// seenEnd bounds the dedup set's keys.
+var seenEnd = []byte("s0")
+
+// seenKey appends the dedup key of a report received at with hash to dst.
+func seenKey(dst []byte, at time.Time, hash *[32]byte) []byte {
+	dst = append(dst, "s/"...)
+	dst = binary.BigEndian.AppendUint32(dst, bucketOf(at))
+	return append(dst, hash[:]...)
+}
+
+// isDuplicate reports whether hash is in the persisted dedup set and not
+// expired. It looks in every bucket that can hold an unexpired entry,
+// newest first (a redelivery is usually recent): DedupTTL/5 min + 1 reads
+// at most, and only for a hash the in-memory filter may have seen. A
+// pending report is always a duplicate.
+func (p *Pipeline) isDuplicate(hash [32]byte, now time.Time) (bool, error) {
+	k := make([]byte, 0, seenKeyLen)
+	oldest := bucketOf(now.Add(-p.cfg.DedupTTL))
+	for b := bucketOf(now); ; b-- {
+		k = binary.BigEndian.AppendUint32(append(k[:0], "s/"...), b)
+		k = append(k, hash[:]...)
+		v, err := p.deps.Store.Get(k)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return false, err
+		case len(v) != 8:
+			return true, nil // pending, or not ours: refuse rather than admit twice
+		case int64(binary.BigEndian.Uint64(v)) > now.UnixNano():
+			return true, nil
+		}
+		if b <= oldest {
+			return false, nil
+		}
+	}
+}
+
+// noteDrop remembers the oldest receive time of a report dropped from the
+// full queue: the reload that follows reads the dedup set from its bucket on.
+func (p *Pipeline) noteDrop(at time.Time) {
+	ns := at.UnixNano()
+	for {
+		cur := p.dropFrom.Load()
+		if ns >= cur || p.dropFrom.CompareAndSwap(cur, ns) {
+			return
+		}
+	}
 }
 
 // Run recovers the persisted state (Recover), then judges windows as they
@@ -581,32 +646,48 @@ func (p *Pipeline) Close() error {
 // Flush moves every queued report into its group and judges every group
 // whose window has closed on the clock, storing and publishing the results.
 // Run calls it; the simulator and tests may call it directly.
+//
+// The dedup sweep that falls due runs after the verdicts, outside the
+// verifier's lock: it touches only expired buckets, which no verdict and no
+// admission writes.
 func (p *Pipeline) Flush() error {
+	now, sweep, err := p.flush()
+	if err != nil || !sweep {
+		return err
+	}
+	if err := p.sweep(now); err != nil {
+		p.log.Warn("poc ingest: dedup sweep", "err", err)
+	}
+	return nil
+}
+
+// flush is Flush's work under the verifier's lock; it reports whether a
+// sweep is due.
+func (p *Pipeline) flush() (time.Time, bool, error) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	now := p.clock.Now()
 	var out []verdict
 	if p.backlog.Swap(false) {
+		from := p.dropFrom.Swap(math.MaxInt64)
 		p.drainLocked(now, &out)
-		if err := p.reloadLocked(now, &out); err != nil {
-			return err
+		if err := p.reloadLocked(now, &out, bucketOf(time.Unix(0, from))); err != nil {
+			return now, false, err
 		}
 	}
 	p.drainLocked(now, &out)
 	p.closeDueLocked(now, &out)
 	if err := p.commitLocked(out); err != nil {
-		return err
+		return now, false, err
 	}
-	if now.Sub(p.lastSwep) >= p.cfg.SweepInterval {
-		p.lastSwep = now
-		if p.deps.Density != nil {
-			p.deps.Density.Expire(now)
-		}
-		if err := p.sweep(now); err != nil {
-			p.log.Warn("poc ingest: dedup sweep", "err", err)
-		}
+	if now.Sub(p.lastSwep) < p.cfg.SweepInterval {
+		return now, false, nil
 	}
-	return nil
+	p.lastSwep = now
+	if p.deps.Density != nil {
+		p.deps.Density.Expire(now)
+	}
+	return now, true, nil
 }
 
 func (p *Pipeline) drainLocked(now time.Time, out *[]verdict) {
@@ -620,23 +701,90 @@ func (p *Pipeline) drainLocked(now time.Time, out *[]verdict) {
 	}
 }
 
-// sweep deletes expired dedup hashes of judged reports.
+// sweep drops the dedup buckets whose every hash has expired (a bucket's
+// reports were all received more than DedupTTL ago) with one range
+// deletion. It reads the keys of those buckets only, not the live set, and
+// stops short of the oldest one holding a pending report: a report waiting
+// for its verdict keeps its entry, whatever its age.
 func (p *Pipeline) sweep(now time.Time) error {
+	p.sweepMu.Lock()
+	defer p.sweepMu.Unlock()
+	cut := bucketOf(now.Add(-p.cfg.DedupTTL)) // buckets before it have expired
+	if cut <= p.swept {
+		return nil
+	}
+	it, err := p.deps.Store.NewIter(bucketKey(p.swept), bucketKey(cut))
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.Value()
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+		if k := it.Key(); len(k) == seenKeyLen && len(v) > pendingHeader {
+			cut = binary.BigEndian.Uint32(k[2:])
+			break
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if cut <= p.swept {
+		return nil
+	}
 	b, err := p.deps.Store.NewBatch()
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	err = p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
-		if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= now.UnixNano() {
-			return b.Delete(append([]byte(nil), k...))
-		}
-		return nil
-	})
-	if err != nil || b.Len() == 0 {
+	if err := b.DeleteRange(bucketKey(p.swept), bucketKey(cut)); err != nil {
 		return err
 	}
-	return b.Commit(false)
+	if err := b.Commit(false); err != nil {
+		return err
+	}
+	p.swept = cut
+	return nil
+}
+
+// migrateLegacy moves the dedup set of the earlier layout (d/<report hash>,
+// same values) into the bucketed one, pending reports included, in one
+// synced batch; a judged entry's bucket is that of its expiry less DedupTTL.
+func (p *Pipeline) migrateLegacy() error {
+	b, err := p.deps.Store.NewBatch()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	var kbuf [seenKeyLen]byte
+	n := 0
+	err = p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
+		if len(k) != 2+32 || len(v) < 8 {
+			return nil
+		}
+		at := time.Unix(0, int64(binary.BigEndian.Uint64(v))).Add(-p.cfg.DedupTTL)
+		if len(v) > pendingHeader {
+			at = time.Unix(0, int64(binary.BigEndian.Uint64(v[8:])))
+		}
+		n++
+		return b.Set(seenKey(kbuf[:0], at, (*[32]byte)(k[2:])), v)
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: migrate dedup set: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := b.DeleteRange([]byte("d/"), []byte("d0")); err != nil {
+		return err
+	}
+	if err := b.CommitSync(); err != nil {
+		return fmt.Errorf("ingest: migrate dedup set: %w", err)
+	}
+	p.log.Info("poc ingest: moved the dedup set to the bucketed layout", "entries", n)
+	return nil
 }
 
 // Recover rebuilds the in-memory state from the store: it replays the
@@ -648,11 +796,14 @@ func (p *Pipeline) Recover() error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	now := p.clock.Now()
+	if err := p.migrateLegacy(); err != nil {
+		return err
+	}
 	if err := p.replayLocked(now); err != nil {
 		return err
 	}
 	var out []verdict
-	if err := p.reloadLocked(now, &out); err != nil {
+	if err := p.reloadLocked(now, &out, 0); err != nil {
 		return err
 	}
 	if err := p.commitLocked(out); err != nil {
@@ -667,11 +818,11 @@ func (p *Pipeline) loadRecent(now time.Time) error {
 	if p.recent == nil || p.recent.armed.Load() {
 		return nil
 	}
-	err := p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
-		if len(k) != 2+32 || (len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= now.UnixNano()) {
+	err := p.deps.Store.Iterate([]byte("s/"), func(k, v []byte) error {
+		if len(k) != seenKeyLen || (len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= now.UnixNano()) {
 			return nil // expired (a pending report stays in until judged)
 		}
-		p.recent.add([32]byte(k[2:]), now)
+		p.recent.add([32]byte(k[6:]), now)
 		return nil
 	})
 	if err != nil {
@@ -723,27 +874,36 @@ func (p *Pipeline) replayLocked(now time.Time) error {
 	return it.Close()
 }
 
-// reloadLocked loads persisted, unjudged reports not already held.
-func (p *Pipeline) reloadLocked(now time.Time, out *[]verdict) error {
+// reloadLocked loads persisted, unjudged reports not already held,
+// reading the dedup set from bucket from on.
+func (p *Pipeline) reloadLocked(now time.Time, out *[]verdict, from uint32) error {
 	var items []*item
-	err := p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
-		if len(k) != 2+32 || len(v) <= pendingHeader {
-			return nil // judged
+	it, err := p.deps.Store.NewIter(bucketKey(from), seenEnd)
+	if err != nil {
+		return fmt.Errorf("ingest: reload: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		v, err := it.Value()
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("ingest: reload: %w", err)
 		}
-		var h [32]byte
-		copy(h[:], k[2:])
+		if len(k) != seenKeyLen || len(v) <= pendingHeader {
+			continue // judged
+		}
+		h := [32]byte(k[6:])
 		if _, ok := p.held[h]; ok {
-			return nil
+			continue
 		}
 		rep, _, err := verify.Decode(v[pendingHeader:])
 		if err != nil {
 			p.log.Warn("poc ingest: reload: undecodable pending report", "err", err)
-			return nil
+			continue
 		}
 		items = append(items, &item{hash: h, at: time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))).UTC(), rep: rep})
-		return nil
-	})
-	if err != nil {
+	}
+	if err := it.Close(); err != nil {
 		return fmt.Errorf("ingest: reload: %w", err)
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].at.Before(items[j].at) })

@@ -384,7 +384,7 @@ func TestSweepKeepsPending(t *testing.T) {
 	s.admitAll(t)
 	entries := func() (pending, judged int) {
 		t.Helper()
-		err := e.p.deps.Store.Iterate([]byte("d/"), func(k, v []byte) error {
+		err := e.p.deps.Store.Iterate([]byte("s/"), func(k, v []byte) error {
 			if len(v) > pendingHeader {
 				pending++
 			} else {

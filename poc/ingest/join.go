@@ -295,15 +295,13 @@ func (p *Pipeline) commitLocked(out []verdict) error {
 		return fmt.Errorf("ingest: results: %w", err)
 	}
 	defer b.Close()
-	dk := make([]byte, 2+32)
-	copy(dk, "d/")
+	dk := make([]byte, 0, seenKeyLen)
 	var exp [8]byte
 	for i := range out {
 		v := &out[i]
 		for _, it := range v.members {
-			copy(dk[2:], it.hash[:])
 			binary.BigEndian.PutUint64(exp[:], uint64(p.dedupExpiry(it.at)))
-			_ = b.Set(dk, exp[:])
+			_ = b.Set(seenKey(dk[:0], it.at, &it.hash), exp[:])
 		}
 		if v.r.Data == nil { // settled without a result (group_full)
 			continue
