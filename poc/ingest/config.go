@@ -55,6 +55,10 @@ type Config struct {
 	// the verifier's reciprocity window (48 h) and the density interactive
 	// window (60 h): 60 h.
 	ReplayWindow time.Duration `toml:"replay_window"`
+	// ResultRetention is how long a verdict stays stored and queryable;
+	// older results and their index entries are deleted once an hour. It
+	// must cover ReplayWindow; 0 keeps results for ever: 720 h (30 days).
+	ResultRetention time.Duration `toml:"result_retention"`
 	// KeyCacheSize is how many hotspots' expanded public keys are kept for
 	// signature checks: 100000.
 	KeyCacheSize int `toml:"key_cache_size"`
@@ -78,6 +82,7 @@ func DefaultConfig() Config {
 		TickInterval:    250 * time.Millisecond,
 		EpochLength:     24 * time.Hour,
 		ReplayWindow:    60 * time.Hour,
+		ResultRetention: 30 * 24 * time.Hour,
 		KeyCacheSize:    100_000,
 		MaxQueryLimit:   1000,
 	}
@@ -127,6 +132,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReplayWindow <= 0 {
 		bad("replay_window %v <= 0", c.ReplayWindow)
+	}
+	if c.ResultRetention < 0 || (c.ResultRetention > 0 && c.ResultRetention < c.ReplayWindow) {
+		bad("result_retention %v must be 0 (for ever) or cover replay_window %v", c.ResultRetention, c.ReplayWindow)
 	}
 	if c.KeyCacheSize < 1 {
 		bad("key_cache_size %d < 1", c.KeyCacheSize)

@@ -27,6 +27,7 @@
 package ingest
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"crypto/sha256"
@@ -199,8 +200,9 @@ type Pipeline struct {
 	lastSwep time.Time
 	dropFrom atomic.Int64 // oldest receive time (ns) dropped from the queue since the last reload
 
-	sweepMu sync.Mutex
-	swept   uint32 // dedup buckets before it are deleted
+	sweepMu   sync.Mutex
+	swept     uint32    // dedup buckets before it are deleted
+	lastPrune time.Time // of the results past ResultRetention
 
 	ready   chan struct{}
 	runMu   sync.Mutex
@@ -658,6 +660,9 @@ func (p *Pipeline) Flush() error {
 	if err := p.sweep(now); err != nil {
 		p.log.Warn("poc ingest: dedup sweep", "err", err)
 	}
+	if err := p.prune(now); err != nil {
+		p.log.Warn("poc ingest: result retention", "err", err)
+	}
 	return nil
 }
 
@@ -746,6 +751,88 @@ func (p *Pipeline) sweep(now time.Time) error {
 		return err
 	}
 	p.swept = cut
+	return nil
+}
+
+// pruneEvery is how often, on the clock, results past ResultRetention are
+// deleted.
+const pruneEvery = time.Hour
+
+// prune deletes the results received before now - ResultRetention, at most
+// once every pruneEvery, in one batch: a point deletion per result (read
+// from the time index up to the cutoff), one range deletion of that span of
+// the time index, and per hotspot that has older entries one range
+// deletion of them in its index (newest first, so they are its last keys).
+// A query that meets an index entry whose result is gone skips it.
+func (p *Pipeline) prune(now time.Time) error {
+	p.sweepMu.Lock()
+	defer p.sweepMu.Unlock()
+	if p.cfg.ResultRetention <= 0 || now.Sub(p.lastPrune) < pruneEvery {
+		return nil
+	}
+	cutoff := now.Add(-p.cfg.ResultRetention).UnixNano()
+	if cutoff <= 0 {
+		return nil
+	}
+	b, err := p.deps.Store.NewBatch()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	end := binary.BigEndian.AppendUint64([]byte("t/"), uint64(cutoff))
+	it, err := p.deps.Store.NewIter([]byte("t/"), end)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if k := it.Key(); len(k) == 2+8+32 {
+			_ = b.Delete(resultKey([32]byte(k[10:])))
+			n++
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if n > 0 {
+		_ = b.DeleteRange([]byte("t/"), end)
+	}
+	// Per hotspot: its entries older than the cutoff have ^time above
+	// ^cutoff, at the end of its range.
+	hi, err := p.deps.Store.NewIter([]byte("h/"), []byte("h0"))
+	if err != nil {
+		return err
+	}
+	hotspots := 0
+	for ok := hi.First(); ok; {
+		k := hi.Key()
+		if len(k) < 2+32 {
+			ok = hi.Next()
+			continue
+		}
+		pk := append([]byte(nil), k[:2+32]...)
+		lo := binary.BigEndian.AppendUint64(append([]byte(nil), pk...), ^uint64(cutoff)+1)
+		next := prefixEnd(pk)
+		if hi.SeekGE(lo) && bytes.Compare(hi.Key(), next) < 0 {
+			_ = b.DeleteRange(lo, next)
+			hotspots++
+		}
+		if next == nil {
+			break
+		}
+		ok = hi.SeekGE(next)
+	}
+	if err := hi.Close(); err != nil {
+		return err
+	}
+	if b.Len() > 0 {
+		if err := b.Commit(false); err != nil {
+			return err
+		}
+		p.log.Info("poc ingest: deleted results past retention", "results", n, "hotspots", hotspots,
+			"before", time.Unix(0, cutoff).UTC())
+	}
+	p.lastPrune = now
 	return nil
 }
 

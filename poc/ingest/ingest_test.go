@@ -337,6 +337,11 @@ func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
 	}
+	forever := DefaultConfig()
+	forever.ResultRetention = 0
+	if err := forever.Validate(); err != nil {
+		t.Fatalf("result_retention 0: %v", err)
+	}
 	for name, mut := range map[string]func(*Config){
 		"size":   func(c *Config) { c.MaxReportSize = wire.MaxMessageSize + 1 },
 		"batch":  func(c *Config) { c.MaxBatch = 0 },
@@ -344,6 +349,9 @@ func TestConfigValidate(t *testing.T) {
 		"wait":   func(c *Config) { c.BeaconWait = 0 },
 		"epoch":  func(c *Config) { c.EpochLength = 0 },
 		"replay": func(c *Config) { c.ReplayWindow = 0 },
+		// Retention shorter than the replay, or negative; 0 is for ever.
+		"retention_short":    func(c *Config) { c.ResultRetention = c.ReplayWindow - time.Hour },
+		"retention_negative": func(c *Config) { c.ResultRetention = -time.Hour },
 	} {
 		c := DefaultConfig()
 		mut(&c)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hexnet/hexnet/internal/identity"
+	"github.com/hexnet/hexnet/internal/store"
 	"github.com/hexnet/hexnet/poc"
 	"github.com/hexnet/hexnet/poc/verify"
 )
@@ -78,6 +79,9 @@ func (p *Pipeline) Query(pk identity.PublicKey, limit int) ([]Entry, error) {
 		copy(id[:], k[2+32+8:])
 		role := k[len(k)-1]
 		v, err := p.deps.Store.Get(resultKey(id))
+		if errors.Is(err, store.ErrNotFound) {
+			continue // past retention, its index entry not yet deleted
+		}
 		if err != nil {
 			return nil, fmt.Errorf("ingest: query: %w", err)
 		}
