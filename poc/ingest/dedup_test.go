@@ -273,14 +273,14 @@ func TestPruneResults(t *testing.T) {
 		}
 		return n
 	}
-	if r, ti, h := count("r/"), count("t/"), count("h/"); r != 2 || ti != 2 || h != 8 {
-		t.Fatalf("before: %d results, %d time and %d hotspot index entries", r, ti, h)
+	if r, h := count("t/"), count("h/"); r != 2 || h != 8 {
+		t.Fatalf("before: %d results, %d hotspot index entries", r, h)
 	}
 	// Within retention for both: nothing goes.
 	if err := e.p.prune(e.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if r := count("r/"); r != 2 {
+	if r := count("t/"); r != 2 {
 		t.Fatalf("pruned within retention: %d results left", r)
 	}
 	// Three hours later the old result is past retention.
@@ -288,8 +288,8 @@ func TestPruneResults(t *testing.T) {
 	if err := e.p.prune(e.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if r, ti, h := count("r/"), count("t/"), count("h/"); r != 1 || ti != 1 || h != 4 {
-		t.Fatalf("after: %d results, %d time and %d hotspot index entries, want 1, 1, 4", r, ti, h)
+	if r, h := count("t/"), count("h/"); r != 1 || h != 4 {
+		t.Fatalf("after: %d results, %d hotspot index entries, want 1, 4", r, h)
 	}
 	for _, hs := range append([]*hs{young.b}, young.ws...) {
 		q, err := e.p.Query(hs.key.Public(), 10)
@@ -300,5 +300,43 @@ func TestPruneResults(t *testing.T) {
 	e.reopen()
 	if at, ok := e.hist.LastBeacon(young.b.key.Public()); !ok || !at.Equal(young.e.clk.Now().Add(-3*time.Hour-6*time.Second)) {
 		t.Fatalf("after a restart the young beacon replays as %v, %v", at, ok)
+	}
+}
+
+// TestMigrateResultsLayout: results stored in the earlier layout (r/<id>
+// with an empty time-index key) are moved under their time keys at start:
+// queried and replayed as before, and no r/ key is left.
+func TestMigrateResultsLayout(t *testing.T) {
+	e := newEnv(t, DefaultConfig())
+	s := newSmall(t, e)
+	s.judged(t)
+	// Rewrite the stored result as the earlier layout had it.
+	var rec, tk []byte
+	if err := e.p.deps.Store.Iterate([]byte("t/"), func(k, v []byte) error {
+		tk, rec = append([]byte(nil), k...), append([]byte(nil), v...)
+		return nil
+	}); err != nil || rec == nil {
+		t.Fatalf("no stored result: %v", err)
+	}
+	b, err := e.p.deps.Store.NewBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Set(append([]byte("r/"), tk[10:]...), rec)
+	_ = b.Set(tk, nil)
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	e.reopen()
+	n := 0
+	if err := e.p.deps.Store.Iterate([]byte("r/"), func(_, _ []byte) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("%d r/ keys left, %v", n, err)
+	}
+	q, err := e.p.Query(s.ws[0].key.Public(), 10)
+	if err != nil || len(q) != 1 || q[0].Role != "witness" || len(q[0].Witnesses) != 1 {
+		t.Fatalf("query after the move: %+v, %v", q, err)
+	}
+	if _, ok := e.hist.LastBeacon(s.b.key.Public()); !ok {
+		t.Fatal("moved result not replayed")
 	}
 }

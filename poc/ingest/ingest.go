@@ -16,8 +16,7 @@
 //
 //	s/<bucket><report hash>                  → expiry ‖ receive time ‖ payload (accepted, not yet judged)
 //	s/<bucket><report hash>                  → expiry (judged; the dedup set until expiry)
-//	r/<result id>                            → result record
-//	t/<receive time>/<result id>             → ""  (time index, replayed at start)
+//	t/<receive time>/<result id>             → result record (replayed at start, in time order)
 //	h/<hotspot key>/<^receive time>/<id><b|w> → ""  (per-hotspot index, newest first)
 //
 // The dedup set's keys lead with the 5-minute bucket of the receive time
@@ -759,11 +758,10 @@ func (p *Pipeline) sweep(now time.Time) error {
 const pruneEvery = time.Hour
 
 // prune deletes the results received before now - ResultRetention, at most
-// once every pruneEvery, in one batch: a point deletion per result (read
-// from the time index up to the cutoff), one range deletion of that span of
-// the time index, and per hotspot that has older entries one range
-// deletion of them in its index (newest first, so they are its last keys).
-// A query that meets an index entry whose result is gone skips it.
+// once every pruneEvery, in one batch of range deletions: one for the
+// results (kept in time order) and, per hotspot that has older entries, one
+// for those in its index (newest first, so they are its last keys). A
+// query that meets an index entry whose result is gone skips it.
 func (p *Pipeline) prune(now time.Time) error {
 	p.sweepMu.Lock()
 	defer p.sweepMu.Unlock()
@@ -784,17 +782,11 @@ func (p *Pipeline) prune(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	n := 0
-	for ok := it.First(); ok; ok = it.Next() {
-		if k := it.Key(); len(k) == 2+8+32 {
-			_ = b.Delete(resultKey([32]byte(k[10:])))
-			n++
-		}
-	}
+	old := it.First()
 	if err := it.Close(); err != nil {
 		return err
 	}
-	if n > 0 {
+	if old {
 		_ = b.DeleteRange([]byte("t/"), end)
 	}
 	// Per hotspot: its entries older than the cutoff have ^time above
@@ -829,10 +821,68 @@ func (p *Pipeline) prune(now time.Time) error {
 		if err := b.Commit(false); err != nil {
 			return err
 		}
-		p.log.Info("poc ingest: deleted results past retention", "results", n, "hotspots", hotspots,
+		p.log.Info("poc ingest: deleted results past retention", "hotspots", hotspots,
 			"before", time.Unix(0, cutoff).UTC())
 	}
 	p.lastPrune = now
+	return nil
+}
+
+// migrateResults moves results of the earlier layout (r/<id> → record,
+// t/<time><id> → "") into their time keys, 10,000 to a synced batch, then
+// deletes the r/ keys.
+func (p *Pipeline) migrateResults() error {
+	probe, err := p.deps.Store.NewIter([]byte("r/"), []byte("r0"))
+	if err != nil {
+		return err
+	}
+	found := probe.First()
+	if err := probe.Close(); err != nil || !found {
+		return err
+	}
+	it, err := p.deps.Store.NewIter([]byte("t/"), []byte("t0"))
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	b, err := p.deps.Store.NewBatch()
+	if err != nil {
+		return err
+	}
+	defer func() { b.Close() }()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		v, err := it.Value()
+		if err != nil {
+			return err
+		}
+		if len(k) != 2+8+32 || len(v) > 0 {
+			continue
+		}
+		rec, err := p.deps.Store.Get(append([]byte("r/"), k[10:]...))
+		if err != nil {
+			p.log.Warn("poc ingest: move results: missing result", "id", fmt.Sprintf("%x", k[10:]), "err", err)
+			continue
+		}
+		_ = b.Set(k, rec)
+		if n++; n%10_000 == 0 {
+			if err := b.CommitSync(); err != nil {
+				return fmt.Errorf("ingest: move results: %w", err)
+			}
+			if b, err = p.deps.Store.NewBatch(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	_ = b.DeleteRange([]byte("r/"), []byte("r0"))
+	if err := b.CommitSync(); err != nil {
+		return fmt.Errorf("ingest: move results: %w", err)
+	}
+	p.log.Info("poc ingest: moved results to their time keys", "results", n)
 	return nil
 }
 
@@ -886,6 +936,9 @@ func (p *Pipeline) Recover() error {
 	if err := p.migrateLegacy(); err != nil {
 		return err
 	}
+	if err := p.migrateResults(); err != nil {
+		return err
+	}
 	if err := p.replayLocked(now); err != nil {
 		return err
 	}
@@ -935,10 +988,9 @@ func (p *Pipeline) replayLocked(now time.Time) error {
 		if len(k) != 2+8+32 {
 			continue
 		}
-		v, err := p.deps.Store.Get(append([]byte("r/"), k[10:]...))
+		v, err := it.Value()
 		if err != nil {
-			p.log.Warn("poc ingest: replay: missing result", "id", fmt.Sprintf("%x", k[10:]), "err", err)
-			continue
+			return fmt.Errorf("ingest: replay: %w", err)
 		}
 		r, err := decodeRecord(v)
 		if err != nil {

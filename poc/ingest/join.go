@@ -258,9 +258,8 @@ func (p *Pipeline) units(r *Result) {
 	}
 }
 
-// Index keys.
-func resultKey(id [32]byte) []byte { return append([]byte("r/"), id[:]...) }
-
+// Result keys: a result is stored under its receive time, so that the
+// replay at start reads them in one sequential pass.
 func timeKey(at time.Time, id [32]byte) []byte {
 	k := make([]byte, 0, 2+8+32)
 	k = append(k, "t/"...)
@@ -308,8 +307,7 @@ func (p *Pipeline) commitLocked(out []verdict) error {
 		}
 		r := &v.r
 		p.recBuf = appendRecord(p.recBuf[:0], r)
-		_ = b.Set(resultKey(r.ID), p.recBuf)
-		_ = b.Set(timeKey(r.ReceivedAt, r.ID), nil)
+		_ = b.Set(timeKey(r.ReceivedAt, r.ID), p.recBuf)
 		if !r.WitnessOnly {
 			_ = b.Set(hotspotKey(r.Beaconer, r.ReceivedAt, r.ID, roleBeacon), nil)
 		}

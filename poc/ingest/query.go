@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -78,7 +79,8 @@ func (p *Pipeline) Query(pk identity.PublicKey, limit int) ([]Entry, error) {
 		var id [32]byte
 		copy(id[:], k[2+32+8:])
 		role := k[len(k)-1]
-		v, err := p.deps.Store.Get(resultKey(id))
+		at := ^binary.BigEndian.Uint64(k[2+32:])
+		v, err := p.deps.Store.Get(timeKey(time.Unix(0, int64(at)), id))
 		if errors.Is(err, store.ErrNotFound) {
 			continue // past retention, its index entry not yet deleted
 		}
