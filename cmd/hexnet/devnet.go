@@ -28,7 +28,7 @@ func runDevnet(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hexnet devnet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	scenario := fs.String("scenario", "small", "built-in scenario ("+strings.Join(devnet.Builtins(), ", ")+") or a TOML file")
-	data := fs.String("data", "", "data directory (store, agents); a temporary one, removed afterwards, when empty")
+	data := fs.String("data", "", "data directory (store, agents), new or empty, kept afterwards; a temporary one, removed afterwards, when empty")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "explorer and API address; 127.0.0.1:0 picks a free port")
 	mqttAddr := fs.String("mqtt", "127.0.0.1:0", "embedded MQTT broker address")
 	speedup := fs.Float64("speedup", 0, "simulated seconds per real second (0: the scenario's)")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
 	"os"
@@ -31,7 +32,7 @@ import (
 // Options are how a devnet run is started (the `hexnet devnet` flags).
 type Options struct {
 	Scenario    *Scenario
-	DataDir     string        // store and agent data; a temp dir when empty (removed afterwards)
+	DataDir     string        // store and agent data, new or empty; a temp dir when empty (removed afterwards)
 	HTTPAddr    string        // explorer and API; default 127.0.0.1:8080
 	MQTTAddr    string        // embedded broker; default 127.0.0.1:0
 	Speedup     float64       // overrides the scenario's when > 0
@@ -84,6 +85,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if opts.DataDir != "" {
+		if err := checkFresh(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	if opts.DataDir == "" {
 		dir, err := os.MkdirTemp("", "hexnet-devnet-")
 		if err != nil {
@@ -103,6 +109,27 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		defer cancel()
 	}
 	return d.run(ctx)
+}
+
+// ErrUsedDataDir is returned by Run for a data directory that already holds
+// a devnet's network.
+var ErrUsedDataDir = errors.New("devnet: data directory holds an earlier run")
+
+// checkFresh refuses a data directory that holds an earlier run: a devnet
+// starts a new network with its clock at the scenario's start, so the
+// stored ledger, PoC history and agents would be ahead of it. The
+// directory is kept for inspection; a new run needs another one.
+func checkFresh(dir string) error {
+	entries, err := os.ReadDir(filepath.Join(dir, "network"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("devnet: %w", err)
+	case len(entries) == 0:
+		return nil
+	}
+	return fmt.Errorf("%w: %s (a devnet cannot resume one; remove it or pass another directory)", ErrUsedDataDir, dir)
 }
 
 // nodeConfig is the network side's configuration for the scenario.
@@ -244,9 +271,6 @@ func (d *Devnet) onboard() error {
 		return fmt.Errorf("devnet: register maker: %w", err)
 	}
 	for _, p := range d.plans {
-		if _, ok := l.Hotspot(p.key.Public()); ok {
-			continue // a reused data dir
-		}
 		if err := submit(ledger.OnboardOp(p.key.Public(), p.owner, d.maker, next(d.maker))); err != nil {
 			return fmt.Errorf("devnet: onboard %d: %w", p.index, err)
 		}

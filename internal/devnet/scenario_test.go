@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,5 +45,32 @@ func TestScenarioErrors(t *testing.T) {
 	}
 	if _, err := LoadScenario("no-such-scenario"); err == nil || !strings.Contains(err.Error(), "small") {
 		t.Fatalf("missing scenario error should list the built-ins: %v", err)
+	}
+}
+
+// TestRunRefusesUsedDataDir: a data directory that holds an earlier run's
+// network is refused before anything starts; a new or empty one is taken.
+func TestRunRefusesUsedDataDir(t *testing.T) {
+	s, err := LoadScenario("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Join(dir, "absent")} {
+		if err := checkFresh(d); err != nil {
+			t.Fatalf("%s: %v", d, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "network"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkFresh(dir); err != nil {
+		t.Fatalf("empty network dir: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "network", "MANIFEST-000001"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(t.Context(), Options{Scenario: s, DataDir: dir}); !errors.Is(err, ErrUsedDataDir) {
+		t.Fatalf("Run on a used data dir: %v, want ErrUsedDataDir", err)
 	}
 }
