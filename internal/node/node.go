@@ -247,6 +247,11 @@ func (n *Node) Run(ctx context.Context) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return db.SyncEvery(gctx, n.cfg.Store.SyncInterval) })
+	// The embedded broker stops last, once the roles have stopped and their
+	// clients have disconnected: stopped with them, it cut their last
+	// publishes and acknowledgements and every stop logged lost connections.
+	bctx, bcancel := context.WithCancel(context.Background())
+	defer bcancel()
 	var b *broker.Broker
 	if n.cfg.Broker.External == "" {
 		services := make([]string, 0, 5)
@@ -260,10 +265,11 @@ func (n *Node) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
-		g.Go(func() error { return b.Run(gctx) })
+		g.Go(func() error { return b.Run(bctx) })
 		select {
 		case <-b.Ready():
 		case <-gctx.Done():
+			bcancel()
 			return g.Wait()
 		}
 		n.mu.Lock()
@@ -271,13 +277,22 @@ func (n *Node) Run(ctx context.Context) error {
 		n.mu.Unlock()
 	}
 
-	roles, err := n.startRoles(gctx, g, db, keys)
+	rg, rctx := errgroup.WithContext(gctx)
+	roles, err := n.startRoles(rctx, rg, db, keys)
 	if err != nil {
 		cancel()
+		_ = rg.Wait()
+		bcancel()
 		_ = g.Wait()
 		return err
 	}
 	defer roles.close()
+	g.Go(func() error {
+		err := rg.Wait()
+		roles.close()
+		bcancel()
+		return err
+	})
 	led, poc, mapsSvc := roles.ledger, roles.poc, roles.maps
 
 	n.mux.Handle("/", mapsSvc.Handler())

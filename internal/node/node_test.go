@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,11 +22,16 @@ import (
 
 func startNode(t *testing.T, dir string) *Node {
 	t.Helper()
+	return startNodeLogging(t, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func startNodeLogging(t *testing.T, dir string, log *slog.Logger) *Node {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = dir
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Broker.Listen = "127.0.0.1:0"
-	n, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	n, err := New(cfg, Deps{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +88,41 @@ func TestServeHealthAndMetrics(t *testing.T) {
 	n2 := startNode(t, dir)
 	if n2.Keys().Oracle.Address() != first {
 		t.Fatalf("oracle key changed across restart")
+	}
+}
+
+// warnings records the messages of the warnings and errors logged.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, r.Message)
+	return nil
+}
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnings) WithGroup(string) slog.Handler      { return w }
+
+// TestCleanStop: a node asked to stop stops its roles, whose clients
+// disconnect, before its embedded broker: nothing is logged as lost or
+// failed on the way.
+func TestCleanStop(t *testing.T) {
+	for i := range 3 {
+		w := &warnings{}
+		n := startNodeLogging(t, t.TempDir(), slog.New(w))
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+		w.mu.Lock()
+		msgs := w.msgs
+		w.mu.Unlock()
+		if len(msgs) > 0 {
+			t.Fatalf("stop %d logged %q", i, msgs)
+		}
 	}
 }
 

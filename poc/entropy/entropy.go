@@ -167,7 +167,12 @@ func (o *Oracle) Next() (*wire.Entropy, error) {
 		if err == nil {
 			err = o.deps.Publish(wire.EntropyTopic, b, true)
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, context.Canceled):
+			// Stopping: the value is kept, and the next start makes and
+			// publishes a fresh one at once.
+			o.deps.Logger.Debug("entropy not published: stopping", "timestamp", ts)
+		case err != nil:
 			o.deps.Logger.Warn("entropy publish failed", "err", err, "timestamp", ts)
 		}
 	}
