@@ -122,6 +122,24 @@ func (g *Gateway) drainUp(up *net.UDPConn) {
 	}
 }
 
+// The range a concentrator reports a packet's SNR in: a signed byte in
+// quarter dB (the LoRa modem's packet SNR register, e.g. SX1276
+// RegPktSnrValue), so a frame from next door reads +31.75 dB, not the link
+// budget's +60.
+const (
+	minReportedSNR = -128.0 / 4
+	maxReportedSNR = 127.0 / 4
+)
+
+// reported is what the concentrator puts in an rxpk for a reception: RSSI
+// in whole dBm, at most gwmp.MaxRSSI (the front end saturates), and SNR in
+// tenths of a dB within the register's range.
+func reported(r Reception) (rssi int16, lsnr float64) {
+	rssi = int16(math.Round(math.Max(math.Min(r.RSSI, gwmp.MaxRSSI), gwmp.MinRSSI)))
+	lsnr = math.Round(math.Max(math.Min(r.SNR, maxReportedSNR), minReportedSNR)*10) / 10
+	return rssi, lsnr
+}
+
 // receive turns a demodulated uplink-polarity frame into a PUSH_DATA.
 func (g *Gateway) receive(r Reception, t Transmission) {
 	if !t.UplinkPol {
@@ -138,9 +156,8 @@ func (g *Gateway) receive(r Reception, t Transmission) {
 		Modu: gwmp.ModulationLoRa,
 		DatR: dr,
 		CodR: "4/5",
-		RSSI: int16(math.Round(r.RSSI)),
-		LSNR: math.Round(r.SNR*10) / 10,
 	}
+	rx.RSSI, rx.LSNR = reported(r)
 	rx.Time = &now
 	rx.SetFreqHz(t.FrequencyHz)
 	rx.SetData(t.Payload)

@@ -111,3 +111,33 @@ func TestGatewayUplinkAndDownlink(t *testing.T) {
 		}
 	}
 }
+
+// TestReportedClampsToTheConcentrator: a frame from next door is reported
+// at the concentrator's saturation, not at the link budget's SNR, and
+// every report fits the rxpk codec's ranges.
+func TestReportedClampsToTheConcentrator(t *testing.T) {
+	for _, tc := range []struct {
+		in   Reception
+		rssi int16
+		lsnr float64
+	}{
+		{Reception{RSSI: -97.4, SNR: 7.26}, -97, 7.3},
+		{Reception{RSSI: -130.2, SNR: -18.04}, -130, -18},
+		{Reception{RSSI: -10, SNR: 60.5}, -10, 31.8}, // 31.75 rounded to tenths
+		{Reception{RSSI: 35, SNR: 95}, gwmp.MaxRSSI, 31.8},
+		{Reception{RSSI: -250, SNR: -40}, gwmp.MinRSSI, -32},
+	} {
+		rssi, lsnr := reported(tc.in)
+		if rssi != tc.rssi || lsnr != tc.lsnr {
+			t.Errorf("reported(%+v) = %d dBm, %.2f dB; want %d, %.2f", tc.in, rssi, lsnr, tc.rssi, tc.lsnr)
+		}
+		rx := gwmp.RXPK{Stat: gwmp.CRCOK, Modu: gwmp.ModulationLoRa, CodR: "4/5", RSSI: rssi, LSNR: lsnr}
+		rx.DatR, _ = gwmp.LoRaDataRate(7, 125)
+		rx.SetFreqHz(868100000)
+		rx.SetData([]byte{1})
+		p := &gwmp.PushData{Header: gwmp.Header{Version: gwmp.Version2, Token: 1}, RXPK: []gwmp.RXPK{rx}}
+		if _, err := p.MarshalBinary(); err != nil {
+			t.Errorf("reported(%+v) does not encode: %v", tc.in, err)
+		}
+	}
+}
