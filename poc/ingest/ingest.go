@@ -546,8 +546,13 @@ var seenEnd = []byte("s0")
 
 // seenKey appends the dedup key of a report received at with hash to dst.
 func seenKey(dst []byte, at time.Time, hash *[32]byte) []byte {
+	return bucketSeenKey(dst, bucketOf(at), hash)
+}
+
+// bucketSeenKey appends the key of hash in bucket b to dst.
+func bucketSeenKey(dst []byte, b uint32, hash *[32]byte) []byte {
 	dst = append(dst, "s/"...)
-	dst = binary.BigEndian.AppendUint32(dst, bucketOf(at))
+	dst = binary.BigEndian.AppendUint32(dst, b)
 	return append(dst, hash[:]...)
 }
 
@@ -560,8 +565,7 @@ func (p *Pipeline) isDuplicate(hash [32]byte, now time.Time) (bool, error) {
 	k := make([]byte, 0, seenKeyLen)
 	oldest := bucketOf(now.Add(-p.cfg.DedupTTL))
 	for b := bucketOf(now); ; b-- {
-		k = binary.BigEndian.AppendUint32(append(k[:0], "s/"...), b)
-		k = append(k, hash[:]...)
+		k = bucketSeenKey(k[:0], b, &hash)
 		v, err := p.deps.Store.Get(k)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -809,10 +813,7 @@ func (p *Pipeline) prune(now time.Time) error {
 			_ = b.DeleteRange(lo, next)
 			hotspots++
 		}
-		if next == nil {
-			break
-		}
-		ok = hi.SeekGE(next)
+		ok = hi.SeekGE(next) // next is never nil: pk starts with "h/"
 	}
 	if err := hi.Close(); err != nil {
 		return err
