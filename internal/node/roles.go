@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,12 +54,17 @@ type roles struct {
 	maps    *mapssvc.Service
 	router  *router.Service
 	closers []func()
+	once    sync.Once
 }
 
+// close closes the roles in reverse order of start, once: the node calls it
+// when the roles have stopped (before the broker) and again on its way out.
 func (r *roles) close() {
-	for i := len(r.closers) - 1; i >= 0; i-- {
-		r.closers[i]()
-	}
+	r.once.Do(func() {
+		for i := len(r.closers) - 1; i >= 0; i-- {
+			r.closers[i]()
+		}
+	})
 }
 
 // startRoles builds the ledger, the explorer, the PoC oracle, the router and
